@@ -1,0 +1,107 @@
+//! Network parameters and the genesis block they derive: each room is its own chain.
+
+use crate::block::Block;
+use crate::hash::Hash;
+use crate::header::Header;
+use crate::time::Timestamp;
+use crate::tx::Transaction;
+
+/// Base units in one coin.
+pub const COIN: u64 = 1_000;
+
+/// The rules of one network. Two nodes with different parameters have different genesis
+/// blocks, so they refuse each other at handshake instead of disagreeing later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Params {
+    /// The room name: it seeds the genesis block.
+    pub network: String,
+    /// Difficulty (expected hashes per block) of the first blocks, before retargeting
+    /// has a window to look at.
+    pub initial_difficulty: u64,
+    /// The block time retargeting aims for.
+    pub target_block_ms: u64,
+    /// How many recent solve times the retarget weighs.
+    pub retarget_window: usize,
+    /// The lowest difficulty retargeting may reach.
+    pub min_difficulty: u64,
+    /// New coins in each block, paid by its coinbase together with the fees.
+    pub block_reward: u64,
+    /// How far ahead of the receiver's clock a block's time may be.
+    pub max_future_ms: u64,
+    /// How many blocks with unknown parents are kept while their ancestors are fetched.
+    pub max_orphans: usize,
+}
+
+impl Params {
+    /// The parameters of a classroom room: 10-second blocks, a difficulty a few browser
+    /// tabs reach in about that time.
+    pub fn new(network: &str) -> Params {
+        Params {
+            network: network.to_owned(),
+            initial_difficulty: 1 << 20,
+            target_block_ms: 10_000,
+            retarget_window: 30,
+            min_difficulty: 1,
+            block_reward: 50 * COIN,
+            max_future_ms: 2 * 60 * 1000,
+            max_orphans: 256,
+        }
+    }
+
+    /// Parameters for tests: every hash meets difficulty 1, so blocks need no real work.
+    pub fn for_tests(network: &str) -> Params {
+        Params {
+            initial_difficulty: 1,
+            ..Params::new(network)
+        }
+    }
+
+    /// The genesis block of this network. Its parent field holds a digest of the room
+    /// name and every parameter, which is what makes each room (and each rule set) a
+    /// chain of its own; its proof of work is never checked.
+    pub fn genesis(&self) -> Block {
+        let coinbase = Transaction::coinbase(0, Vec::new());
+        let transactions = vec![coinbase];
+        let header = Header {
+            version: Header::VERSION,
+            prev: self.digest(),
+            merkle_root: Block::merkle_root_of(&transactions),
+            time: GENESIS_TIME,
+            difficulty: self.initial_difficulty,
+            nonce: 0,
+        };
+        Block {
+            header,
+            transactions,
+        }
+    }
+
+    fn digest(&self) -> Hash {
+        Hash::digest_parts(&[
+            b"tabchain-genesis/v1",
+            &(self.network.len() as u64).to_le_bytes(),
+            self.network.as_bytes(),
+            &self.initial_difficulty.to_le_bytes(),
+            &self.target_block_ms.to_le_bytes(),
+            &(self.retarget_window as u64).to_le_bytes(),
+            &self.min_difficulty.to_le_bytes(),
+            &self.block_reward.to_le_bytes(),
+        ])
+    }
+}
+
+/// 2026-01-01T00:00:00Z: every genesis block carries it, so all tabs derive the same one.
+pub const GENESIS_TIME: Timestamp = Timestamp(1_767_225_600_000);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_room_and_rule_set_has_its_own_genesis() {
+        let lobby = Params::new("lobby").genesis().hash();
+        assert_eq!(lobby, Params::new("lobby").genesis().hash());
+        assert_ne!(lobby, Params::new("lobby2").genesis().hash());
+        assert_ne!(lobby, Params::for_tests("lobby").genesis().hash());
+    }
+}

@@ -1,0 +1,170 @@
+//! The set of unspent outputs, and the rules that need it: a payment spends coins that
+//! exist, belong to its keys, and are not spent twice; a block's coinbase claims no more
+//! than the reward and fees. Connecting a block yields the undo data that disconnects it.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::block::{Block, BlockError};
+use crate::keys::Address;
+use crate::tx::{sum_values, OutPoint, Output, Transaction, TxError};
+
+/// An unspent output and the height of the block that created it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Utxo {
+    pub output: Output,
+    pub height: u64,
+}
+
+/// What a connected block spent, so a reorg can give it back.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Undo {
+    spent: Vec<(OutPoint, Utxo)>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UtxoSet {
+    coins: HashMap<OutPoint, Utxo>,
+}
+
+impl UtxoSet {
+    pub fn get(&self, outpoint: &OutPoint) -> Option<&Utxo> {
+        self.coins.get(outpoint)
+    }
+
+    pub fn len(&self) -> usize {
+        self.coins.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.coins.is_empty()
+    }
+
+    /// Every coin, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&OutPoint, &Utxo)> {
+        self.coins.iter()
+    }
+
+    /// The coins paid to `address`, oldest first.
+    pub fn coins_of(&self, address: &Address) -> Vec<(OutPoint, Utxo)> {
+        let mut coins: Vec<_> = self
+            .coins
+            .iter()
+            .filter(|(_, utxo)| utxo.output.address == *address)
+            .map(|(outpoint, utxo)| (*outpoint, *utxo))
+            .collect();
+        coins.sort_by_key(|(outpoint, utxo)| (utxo.height, *outpoint));
+        coins
+    }
+
+    /// Total value of all coins: the money supply.
+    pub fn total_value(&self) -> u64 {
+        self.coins.values().map(|utxo| utxo.output.value).sum()
+    }
+
+    /// Validates `block` (already checked on its own) against these coins as the block
+    /// at `height`, and applies it. On any error nothing has changed.
+    pub fn connect(&mut self, block: &Block, height: u64, reward: u64) -> Result<Undo, BlockError> {
+        let mut created: HashMap<OutPoint, Utxo> = HashMap::new();
+        let mut spent: HashSet<OutPoint> = HashSet::new();
+        let mut fees = 0u64;
+        for (index, tx) in block.transactions.iter().enumerate().skip(1) {
+            let fee = check_payment(tx, |input, outpoint| {
+                if spent.contains(outpoint) {
+                    return Err(TxError::DoubleSpend { input });
+                }
+                created
+                    .get(outpoint)
+                    .or_else(|| self.coins.get(outpoint))
+                    .copied()
+                    .ok_or(TxError::MissingInput { input })
+            })
+            .map_err(|error| BlockError::Tx { index, error })?;
+            fees = sum_values([fees, fee]).map_err(|error| BlockError::Tx { index, error })?;
+            spent.extend(tx.inputs.iter().map(|input| input.prev));
+            add_outputs(&mut created, tx, height);
+        }
+        let coinbase = block.coinbase().ok_or(BlockError::NoTransactions)?;
+        if coinbase.height != height {
+            return Err(BlockError::BadCoinbaseHeight {
+                expected: height,
+                got: coinbase.height,
+            });
+        }
+        let allowed = reward.saturating_add(fees);
+        let paid = coinbase
+            .output_value()
+            .map_err(|error| BlockError::Tx { index: 0, error })?;
+        if paid > allowed {
+            return Err(BlockError::CoinbaseTooLarge { paid, allowed });
+        }
+        add_outputs(&mut created, coinbase, height);
+
+        let mut undo = Undo::default();
+        for outpoint in spent {
+            match created.remove(&outpoint) {
+                Some(_) => {} // created and spent within this block
+                None => {
+                    let utxo = self.coins.remove(&outpoint).expect("checked above");
+                    undo.spent.push((outpoint, utxo));
+                }
+            }
+        }
+        self.coins.extend(created);
+        Ok(undo)
+    }
+
+    /// Reverses [`UtxoSet::connect`] of `block` with the undo data it returned.
+    pub fn disconnect(&mut self, block: &Block, undo: &Undo) {
+        for tx in &block.transactions {
+            let txid = tx.id();
+            for index in 0..tx.outputs.len() as u32 {
+                self.coins.remove(&OutPoint { txid, index });
+            }
+        }
+        self.coins.extend(undo.spent.iter().copied());
+    }
+}
+
+fn add_outputs(coins: &mut HashMap<OutPoint, Utxo>, tx: &Transaction, height: u64) {
+    let txid = tx.id();
+    for (index, output) in tx.outputs.iter().enumerate() {
+        let outpoint = OutPoint {
+            txid,
+            index: index as u32,
+        };
+        coins.insert(outpoint, Utxo { output: *output, height });
+    }
+}
+
+/// Checks payment `tx`'s inputs against the coins `lookup` finds (it names why a coin
+/// is not there) and returns the fee. Lookups and key matches come first; the costly
+/// signature checks only run once everything else holds.
+pub fn check_payment(
+    tx: &Transaction,
+    mut lookup: impl FnMut(usize, &OutPoint) -> Result<Utxo, TxError>,
+) -> Result<u64, TxError> {
+    let mut values = Vec::with_capacity(tx.inputs.len());
+    for (input, spend) in tx.inputs.iter().enumerate() {
+        let coin = lookup(input, &spend.prev)?;
+        if spend.public_key.address() != coin.output.address {
+            return Err(TxError::WrongKey { input });
+        }
+        values.push(coin.output.value);
+    }
+    let inputs = sum_values(values)?;
+    let outputs = tx.output_value()?;
+    if outputs > inputs {
+        return Err(TxError::OutputsExceedInputs { inputs, outputs });
+    }
+    let signing_hash = tx.signing_hash();
+    for (input, spend) in tx.inputs.iter().enumerate() {
+        spend
+            .public_key
+            .verify(signing_hash.as_bytes(), &spend.signature)
+            .map_err(|error| match error {
+                crate::keys::KeyError::BadPublicKey => TxError::BadPublicKey { input },
+                crate::keys::KeyError::BadSignature => TxError::BadSignature { input },
+            })?;
+    }
+    Ok(inputs - outputs)
+}
