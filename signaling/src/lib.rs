@@ -1,0 +1,193 @@
+//! The tabchain signaling server: tabs meet in rooms here, prove their keys, and trade
+//! WebRTC offers, answers and ICE candidates; with `--static` it also serves the built
+//! site. The protocol is documented in `tabchain-signal`.
+//!
+//! Layout: `args.rs` (the command line), `state.rs` (rooms, pure), `socket.rs` (one
+//! connection from upgrade to close), `bucket.rs` (the rate limit), `metrics.rs`,
+//! `site.rs` (static files); this file wires them into an axum router and runs it.
+//! Every wait and deadline uses `tokio::time`, which the workspace's clock ban (meant
+//! for the sans-IO core) leaves alone.
+
+use std::future::Future;
+use std::io;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use axum::extract::{Query, State, WebSocketUpgrade};
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub mod args;
+mod bucket;
+mod metrics;
+mod site;
+mod socket;
+mod state;
+
+pub use args::Args;
+
+use metrics::Metrics;
+use socket::Peer;
+use state::Rooms;
+
+/// How long shutdown waits for connections to say goodbye before it stops anyway.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// What the server allows each connection, room and the whole server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    /// The largest text message a tab may send, in bytes.
+    pub max_frame: usize,
+    /// Messages per second a connection may send on average...
+    pub rate: u32,
+    /// ...and in a burst (a tab joining a busy room sends an offer to everyone).
+    pub burst: u32,
+    /// Refused messages (malformed, unknown, over the rate) before the server closes.
+    pub max_errors: u32,
+    pub max_peers_per_room: usize,
+    pub max_rooms: usize,
+    pub max_connections: usize,
+    /// From connecting to a valid `hello`.
+    pub handshake_timeout: Duration,
+    /// A joined tab that sends no message for this long is closed.
+    pub idle_timeout: Duration,
+    /// How often the server pings each tab.
+    pub ping_interval: Duration,
+    /// A tab the server hears nothing from (not even a pong) for this long is dropped.
+    pub ping_timeout: Duration,
+    /// Messages waiting to be written to one tab; a tab that lets it fill is dropped.
+    pub queue: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_frame: 64 * 1024,
+            rate: 100,
+            burst: 400,
+            max_errors: 10,
+            max_peers_per_room: 64,
+            max_rooms: 1000,
+            max_connections: 10_000,
+            handshake_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(3600),
+            ping_interval: Duration::from_secs(10),
+            ping_timeout: Duration::from_secs(30),
+            queue: 128,
+        }
+    }
+}
+
+/// Everything the server needs besides its listener.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    pub limits: Limits,
+    /// Serve this directory's files for every path that is not the API.
+    pub static_dir: Option<PathBuf>,
+}
+
+/// What every connection task shares.
+#[derive(Debug)]
+struct Shared {
+    limits: Limits,
+    rooms: Mutex<Rooms<Peer>>,
+    metrics: Metrics,
+    shutdown: CancellationToken,
+    // axum forgets upgraded sockets, so shutdown waits for their tasks here.
+    tasks: TaskTracker,
+}
+
+impl Shared {
+    fn rooms(&self) -> MutexGuard<'_, Rooms<Peer>> {
+        // A panic while holding the lock leaves the rooms as they were between two
+        // complete operations (none of them panics halfway), so keep serving.
+        self.rooms.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Serves on `listener` until `shutdown` completes, then closes every WebSocket with
+/// `shutting_down` and returns once they are gone (or after a grace period).
+pub async fn serve(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let shared = Arc::new(Shared {
+        rooms: Mutex::new(Rooms::new(
+            config.limits.max_rooms,
+            config.limits.max_peers_per_room,
+        )),
+        limits: config.limits,
+        metrics: Metrics::default(),
+        shutdown: CancellationToken::new(),
+        tasks: TaskTracker::new(),
+    });
+    let mut app = Router::new()
+        .route("/ws", get(websocket))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/metrics", get(metrics))
+        .with_state(shared.clone());
+    if let Some(dir) = &config.static_dir {
+        app = app.fallback_service(site::router(dir));
+    }
+    let token = shared.shutdown.clone();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            token.cancel();
+        })
+        .await?;
+    shared.tasks.close();
+    if tokio::time::timeout(SHUTDOWN_GRACE, shared.tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            left = shared.tasks.len(),
+            "connections did not close in time"
+        );
+    }
+    Ok(())
+}
+
+#[derive(Debug, Deserialize)]
+struct WebSocketQuery {
+    room: Option<String>,
+}
+
+async fn websocket(
+    State(shared): State<Arc<Shared>>,
+    Query(query): Query<WebSocketQuery>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    // Frames up to twice the limit are read whole, so that a tab that sends one too
+    // large still gets a clean error and close; only beyond that is the socket cut.
+    let hard_limit = shared.limits.max_frame.saturating_mul(2);
+    upgrade
+        .max_message_size(hard_limit)
+        .max_frame_size(hard_limit)
+        // The default 128 KiB is allocated per connection; signaling messages are small.
+        .read_buffer_size(socket::READ_BUFFER)
+        .on_upgrade(move |ws| {
+            let tasks = shared.tasks.clone();
+            tasks.track_future(socket::run(ws, shared, query.room))
+        })
+}
+
+async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
+    let (rooms, peers) = {
+        let rooms = shared.rooms();
+        (rooms.room_count(), rooms.peer_count())
+    };
+    (
+        [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        shared.metrics.render(rooms, peers),
+    )
+}

@@ -1,0 +1,78 @@
+//! `tabchain-signaling`: parses the flags, sets up logging, and serves until SIGTERM or
+//! Ctrl-C, after which every tab gets a close frame before the process exits.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tabchain_signaling::{serve, Args};
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    let args = Args::parse();
+    let config = args.config();
+
+    // Each connection is a file descriptor; the default soft limit is often 1024.
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) if limit < config.limits.max_connections as u64 + 64 => tracing::warn!(
+            limit,
+            max_connections = config.limits.max_connections,
+            "the open-file limit is below --max-connections"
+        ),
+        Ok(_) => {}
+        Err(err) => tracing::warn!(%err, "could not raise the open-file limit"),
+    }
+
+    let listener = match TcpListener::bind(args.bind).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            tracing::error!(bind = %args.bind, %err, "cannot listen");
+            return ExitCode::FAILURE;
+        }
+    };
+    match &config.static_dir {
+        Some(dir) => tracing::info!(
+            "serving {} and signaling on http://{}/ (WebSocket /ws?room=<name>)",
+            dir.display(),
+            args.bind
+        ),
+        None => tracing::info!("signaling on ws://{}/ws?room=<name>", args.bind),
+    }
+    match serve(listener, config, shutdown_signal()).await {
+        Ok(()) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            tracing::error!(%err, "server failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Ctrl-C, or SIGTERM from a service manager or `docker stop`.
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            // Without a SIGTERM handler, Ctrl-C still works.
+            Err(err) => {
+                tracing::warn!(%err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down: closing every connection");
+}

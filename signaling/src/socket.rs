@@ -1,0 +1,465 @@
+//! One WebSocket connection, from upgrade to close: the challenge and `hello`, joining
+//! the room, then the loop that reads the tab's messages, writes its queue and pings
+//! it, and at the end leaving the room (everyone left gets `peer_left` at once) and
+//! telling the tab why it was closed.
+//!
+//! Reading and writing run side by side in one task, so a tab that stops reading
+//! still has its keepalive and its queue watched: nothing a tab does can make the
+//! server wait on it without a deadline.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use tabchain_core::{KeyError, NodeId};
+use tabchain_signal::{verify_hello, ClientMessage, ErrorCode, Nonce, RoomName, ServerMessage};
+use tokio::sync::{mpsc, Notify};
+use tokio::time::{sleep_until, timeout, timeout_at, Instant, MissedTickBehavior};
+use tokio_tungstenite::tungstenite;
+
+use crate::bucket::TokenBucket;
+use crate::state::JoinError;
+use crate::Shared;
+
+/// Bytes read from the socket at a time. Signaling messages are small, and this buffer
+/// is allocated per connection; a larger message still arrives whole.
+pub const READ_BUFFER: usize = 4096;
+
+/// How long a closing connection may take to deliver its last error and close frame.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+type Sink = SplitSink<WebSocket, Message>;
+type Stream = SplitStream<WebSocket>;
+
+/// What the room state keeps for a member: its outgoing queue, and a way to have the
+/// connection dropped when that queue is full.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    queue: mpsc::Sender<Message>,
+    kick: Arc<Notify>,
+}
+
+impl Peer {
+    /// Queues `message` without waiting. A full queue means the tab reads slower than
+    /// its room writes to it: it is dropped rather than buffered for without bound.
+    fn deliver(&self, message: Message) -> bool {
+        match self.queue.try_send(message) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.kick.notify_one();
+                false
+            }
+            // The connection is already ending.
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+}
+
+/// How a connection ends.
+#[derive(Debug)]
+enum End {
+    /// The tab closed the socket, or it broke: there is no one to tell.
+    Gone,
+    /// The server ends it: the tab gets an `error` with this code, then a close frame
+    /// with the code as its reason.
+    Refused(ErrorCode, String),
+}
+
+fn refused(code: ErrorCode, message: impl Into<String>) -> End {
+    End::Refused(code, message.into())
+}
+
+fn text(message: &ServerMessage) -> Message {
+    Message::Text(message.to_json().into())
+}
+
+/// Runs one connection to its end. `room` is the raw `room` query parameter.
+pub async fn run(ws: WebSocket, shared: Arc<Shared>, room: Option<String>) {
+    let (mut sink, mut stream) = ws.split();
+    let slot = shared.metrics.try_connect(shared.limits.max_connections);
+    let end = if slot.is_none() {
+        refused(
+            ErrorCode::ServerFull,
+            format!(
+                "the server holds its maximum of {} connections",
+                shared.limits.max_connections
+            ),
+        )
+    } else {
+        tokio::select! {
+            biased;
+            () = shared.shutdown.cancelled() => {
+                refused(ErrorCode::ShuttingDown, "the server is shutting down")
+            }
+            end = session(&mut sink, &mut stream, &shared, room) => end,
+        }
+    };
+    goodbye(&mut sink, &mut stream, &shared, end).await;
+    drop(slot);
+}
+
+/// The handshake and the life of a member. Dropping this future (on shutdown) leaves
+/// the room as cleanly as returning does.
+async fn session(
+    sink: &mut Sink,
+    stream: &mut Stream,
+    shared: &Shared,
+    room: Option<String>,
+) -> End {
+    let room: RoomName = match room.as_deref().map(str::parse) {
+        Some(Ok(room)) => room,
+        Some(Err(err)) => return refused(ErrorCode::BadRoom, err.to_string()),
+        None => return refused(ErrorCode::BadRoom, "connect to /ws?room=<name>"),
+    };
+    let id = match handshake(sink, stream, shared, &room).await {
+        Ok(id) => id,
+        Err(end) => return end,
+    };
+    let (queue, outgoing) = mpsc::channel(shared.limits.queue.max(1));
+    let kick = Arc::new(Notify::new());
+    let peer = Peer {
+        queue: queue.clone(),
+        kick: kick.clone(),
+    };
+    let member = match Member::join(shared, room, id, peer) {
+        Ok(member) => member,
+        Err(err) => return refused(err.code(), err.to_string()),
+    };
+    tokio::select! {
+        biased;
+        () = kick.notified() => refused(
+            ErrorCode::SlowConsumer,
+            "too many messages waiting for you to read them",
+        ),
+        end = read_loop(stream, &member, &queue) => end,
+        end = write_loop(sink, outgoing, shared.limits.ping_interval) => end,
+    }
+}
+
+/// Sends the challenge and waits for a `hello` that proves a key.
+async fn handshake(
+    sink: &mut Sink,
+    stream: &mut Stream,
+    shared: &Shared,
+    room: &RoomName,
+) -> Result<NodeId, End> {
+    let limits = &shared.limits;
+    let deadline = Instant::now() + limits.handshake_timeout;
+    let too_late = || {
+        refused(
+            ErrorCode::HandshakeTimeout,
+            format!("no valid hello within {:?}", limits.handshake_timeout),
+        )
+    };
+    let nonce = fresh_nonce();
+    match timeout_at(
+        deadline,
+        sink.send(text(&ServerMessage::Challenge { nonce })),
+    )
+    .await
+    {
+        Err(_) => return Err(too_late()),
+        Ok(Err(_)) => return Err(End::Gone),
+        Ok(Ok(())) => {}
+    }
+    let hello = loop {
+        let frame = timeout_at(deadline, stream.next())
+            .await
+            .map_err(|_| too_late())?;
+        match frame {
+            None | Some(Ok(Message::Close(_))) => return Err(End::Gone),
+            Some(Err(err)) => return Err(read_error(err, limits.max_frame)),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            Some(Ok(Message::Binary(_))) => return Err(binary_frame()),
+            Some(Ok(Message::Text(hello))) => break hello,
+        }
+    };
+    if hello.len() > limits.max_frame {
+        return Err(frame_too_large(limits.max_frame));
+    }
+    match ClientMessage::parse(&hello) {
+        Ok(ClientMessage::Hello {
+            public_key,
+            signature,
+        }) => verify_hello(room, &nonce, &public_key, &signature).map_err(|err| match err {
+            KeyError::BadPublicKey => refused(ErrorCode::BadPublicKey, err.to_string()),
+            KeyError::BadSignature => refused(ErrorCode::BadSignature, err.to_string()),
+        }),
+        Ok(ClientMessage::Signal { .. }) => Err(refused(
+            ErrorCode::UnexpectedMessage,
+            "the first message must be a hello",
+        )),
+        Err(err) => Err(refused(err.code(), err.to_string())),
+    }
+}
+
+fn fresh_nonce() -> Nonce {
+    let mut bytes = [0; 32];
+    // The OS random source does not fail on the systems this server runs on; if it
+    // did, no tab could be authenticated, and ending this connection's task is right.
+    getrandom::fill(&mut bytes).expect("the OS random source works");
+    Nonce(bytes)
+}
+
+fn binary_frame() -> End {
+    refused(
+        ErrorCode::BinaryFrame,
+        "the protocol is JSON text frames only",
+    )
+}
+
+fn frame_too_large(max: usize) -> End {
+    refused(
+        ErrorCode::FrameTooLarge,
+        format!("a message is at most {max} bytes"),
+    )
+}
+
+fn read_error(err: axum::Error, max_frame: usize) -> End {
+    match err
+        .into_inner()
+        .downcast::<tungstenite::Error>()
+        .map(|e| *e)
+    {
+        Ok(tungstenite::Error::Capacity(_)) => frame_too_large(max_frame),
+        Ok(tungstenite::Error::Utf8(_)) => {
+            refused(ErrorCode::MalformedJson, "a text frame that is not UTF-8")
+        }
+        _ => End::Gone,
+    }
+}
+
+/// A peer in a room, for as long as this value lives.
+struct Member<'a> {
+    shared: &'a Shared,
+    room: RoomName,
+    id: NodeId,
+}
+
+impl<'a> Member<'a> {
+    /// Joins and announces: the newcomer's `welcome` and everyone's `peer_joined` are
+    /// queued under the same lock as the join, so no signal can overtake them.
+    fn join(
+        shared: &'a Shared,
+        room: RoomName,
+        id: NodeId,
+        peer: Peer,
+    ) -> Result<Member<'a>, JoinError> {
+        let mut rooms = shared.rooms();
+        rooms.join(&room, id, peer.clone())?;
+        let peers = rooms.others(&room, &id).map(|(other, _)| *other).collect();
+        // A fresh queue has room for its first message.
+        peer.deliver(text(&ServerMessage::Welcome { peer_id: id, peers }));
+        let joined = text(&ServerMessage::PeerJoined { peer_id: id });
+        for (_, other) in rooms.others(&room, &id) {
+            other.deliver(joined.clone());
+        }
+        drop(rooms);
+        tracing::debug!(%room, peer = %id, "joined");
+        Ok(Member { shared, room, id })
+    }
+
+    /// Acts on one text frame from the tab; `Err` is the refusal to send back.
+    fn handle(&self, frame: &str) -> Result<(), (ErrorCode, String)> {
+        let max = self.shared.limits.max_frame;
+        if frame.len() > max {
+            return Err((
+                ErrorCode::FrameTooLarge,
+                format!("a message is at most {max} bytes"),
+            ));
+        }
+        match ClientMessage::parse(frame) {
+            Ok(ClientMessage::Signal { to, payload }) => self.relay(to, payload),
+            Ok(ClientMessage::Hello { .. }) => Err((
+                ErrorCode::UnexpectedMessage,
+                "already joined: hello is only the first message".to_owned(),
+            )),
+            Err(err) => Err((err.code(), err.to_string())),
+        }
+    }
+
+    fn relay(&self, to: NodeId, payload: serde_json::Value) -> Result<(), (ErrorCode, String)> {
+        // Serialized before taking the lock; `from` is who this connection proved to be.
+        let message = text(&ServerMessage::Signal {
+            from: self.id,
+            payload,
+        });
+        let rooms = self.shared.rooms();
+        let Some(peer) = rooms.peer(&self.room, &to) else {
+            return Err((
+                ErrorCode::UnknownPeer,
+                format!("no peer {to} in room {}", self.room),
+            ));
+        };
+        if peer.deliver(message) {
+            self.shared.metrics.relayed();
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Member<'_> {
+    fn drop(&mut self) {
+        let left = text(&ServerMessage::PeerLeft { peer_id: self.id });
+        let mut rooms = self.shared.rooms();
+        rooms.leave(&self.room, &self.id);
+        for (_, other) in rooms.others(&self.room, &self.id) {
+            other.deliver(left.clone());
+        }
+        drop(rooms);
+        tracing::debug!(room = %self.room, peer = %self.id, "left");
+    }
+}
+
+/// Reads the tab's frames until it closes, breaks a limit, or goes quiet.
+async fn read_loop(stream: &mut Stream, member: &Member<'_>, own: &mpsc::Sender<Message>) -> End {
+    let limits = &member.shared.limits;
+    let start = Instant::now();
+    let mut bucket = TokenBucket::new(limits.rate, limits.burst, start);
+    let mut errors = 0;
+    // Any frame, pongs included, shows the tab is alive; only messages show it active.
+    let (mut heard, mut active) = (start, start);
+    let timer = sleep_until(start);
+    tokio::pin!(timer);
+    loop {
+        let keepalive = heard + limits.ping_timeout;
+        let idle = active + limits.idle_timeout;
+        timer.as_mut().reset(keepalive.min(idle));
+        let frame = tokio::select! {
+            frame = stream.next() => frame,
+            () = &mut timer => {
+                return if keepalive <= idle {
+                    refused(
+                        ErrorCode::KeepaliveTimeout,
+                        format!("no answer to pings for {:?}", limits.ping_timeout),
+                    )
+                } else {
+                    refused(
+                        ErrorCode::IdleTimeout,
+                        format!("no message for {:?}", limits.idle_timeout),
+                    )
+                };
+            }
+        };
+        let now = Instant::now();
+        heard = now;
+        let (code, message) = match frame {
+            None | Some(Ok(Message::Close(_))) => return End::Gone,
+            Some(Err(err)) => return read_error(err, limits.max_frame),
+            // Answers to the server's own pings cost nothing to take.
+            Some(Ok(Message::Pong(_))) => continue,
+            Some(Ok(_)) if !bucket.take(now) => (
+                ErrorCode::RateLimited,
+                format!(
+                    "more than {} messages a second (bursts of {}): message dropped",
+                    limits.rate, limits.burst
+                ),
+            ),
+            Some(Ok(Message::Ping(_))) => continue,
+            Some(Ok(Message::Binary(_))) => {
+                active = now;
+                (
+                    ErrorCode::BinaryFrame,
+                    "the protocol is JSON text frames only".to_owned(),
+                )
+            }
+            Some(Ok(Message::Text(frame))) => {
+                active = now;
+                match member.handle(&frame) {
+                    Ok(()) => continue,
+                    Err(refusal) => refusal,
+                }
+            }
+        };
+        if code == ErrorCode::FrameTooLarge {
+            return End::Refused(code, message);
+        }
+        // A signal to a peer that has just left is a race, not a misbehaviour.
+        if code != ErrorCode::UnknownPeer {
+            errors += 1;
+            if errors > limits.max_errors {
+                return End::Refused(code, format!("{message}; too many refused messages"));
+            }
+        }
+        member.shared.metrics.refused(code);
+        if own
+            .try_send(text(&ServerMessage::error(code, message)))
+            .is_err()
+        {
+            return refused(
+                ErrorCode::SlowConsumer,
+                "too many messages waiting for you to read them",
+            );
+        }
+    }
+}
+
+/// Writes the tab's queue and pings it.
+async fn write_loop(
+    sink: &mut Sink,
+    mut outgoing: mpsc::Receiver<Message>,
+    ping_interval: Duration,
+) -> End {
+    let mut ping = tokio::time::interval_at(Instant::now() + ping_interval, ping_interval);
+    ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        let written = tokio::select! {
+            message = outgoing.recv() => match message {
+                Some(message) => write_batch(sink, message, &mut outgoing).await,
+                // The reading half holds a sender until the connection ends.
+                None => return End::Gone,
+            },
+            _ = ping.tick() => sink.send(Message::Ping(Bytes::new())).await,
+        };
+        if written.is_err() {
+            return End::Gone;
+        }
+    }
+}
+
+/// Writes `first` and whatever else is already queued, then flushes once.
+async fn write_batch(
+    sink: &mut Sink,
+    first: Message,
+    outgoing: &mut mpsc::Receiver<Message>,
+) -> Result<(), axum::Error> {
+    sink.feed(first).await?;
+    while let Ok(next) = outgoing.try_recv() {
+        sink.feed(next).await?;
+    }
+    sink.flush().await
+}
+
+/// Tells a refused tab why, and closes the socket politely but with a deadline.
+async fn goodbye(sink: &mut Sink, stream: &mut Stream, shared: &Shared, end: End) {
+    let close = async {
+        if let End::Refused(code, message) = end {
+            shared.metrics.refused(code);
+            tracing::debug!(code = code.as_str(), %message, "closing a connection");
+            let frame = CloseFrame {
+                code: close_code_for(code),
+                reason: code.as_str().into(),
+            };
+            let error = text(&ServerMessage::error(code, message));
+            if sink.send(error).await.is_ok() {
+                let _ = sink.send(Message::Close(Some(frame))).await;
+            }
+        }
+        // Read on until the tab's own close: frames it still had in flight are dropped
+        // here instead of making the kernel reset the connection under the error.
+        while let Some(Ok(_)) = stream.next().await {}
+    };
+    let _ = timeout(CLOSE_TIMEOUT, close).await;
+}
+
+fn close_code_for(code: ErrorCode) -> u16 {
+    match code {
+        ErrorCode::FrameTooLarge => close_code::SIZE,
+        ErrorCode::ShuttingDown => close_code::AWAY,
+        ErrorCode::ServerFull | ErrorCode::TooManyRooms | ErrorCode::RoomFull => close_code::AGAIN,
+        _ => close_code::POLICY,
+    }
+}
