@@ -52,9 +52,12 @@ pub struct Args {
     /// A tab that answers nothing for this long is dropped.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub ping_timeout: Duration,
-    /// Messages waiting to be written to one tab before it is dropped as too slow.
+    /// Messages waiting to be written to one tab; when it is full, senders wait.
     #[arg(long, default_value = "128", value_parser = clap::value_parser!(u16).range(1..))]
     pub queue: u16,
+    /// A tab whose queue stays full this long is dropped as too slow.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub queue_timeout: Duration,
 }
 
 impl Args {
@@ -73,6 +76,7 @@ impl Args {
                 ping_interval: self.ping_interval,
                 ping_timeout: self.ping_timeout,
                 queue: self.queue.into(),
+                queue_timeout: self.queue_timeout,
             },
             static_dir: self.static_dir.clone(),
         }

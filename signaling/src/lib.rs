@@ -62,8 +62,11 @@ pub struct Limits {
     pub ping_interval: Duration,
     /// A tab the server hears nothing from (not even a pong) for this long is dropped.
     pub ping_timeout: Duration,
-    /// Messages waiting to be written to one tab; a tab that lets it fill is dropped.
+    /// Messages waiting to be written to one tab. When it is full, senders wait...
     pub queue: usize,
+    /// ...this long at most; a tab whose queue stays full that long is dropped as too
+    /// slow, so a slow reader costs a bounded amount of memory.
+    pub queue_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -81,6 +84,7 @@ impl Default for Limits {
             ping_interval: Duration::from_secs(10),
             ping_timeout: Duration::from_secs(30),
             queue: 128,
+            queue_timeout: Duration::from_secs(2),
         }
     }
 }

@@ -35,7 +35,7 @@ type Sink = SplitSink<WebSocket, Message>;
 type Stream = SplitStream<WebSocket>;
 
 /// What the room state keeps for a member: its outgoing queue, and a way to have the
-/// connection dropped when that queue is full.
+/// connection dropped when that queue stays full.
 #[derive(Debug, Clone)]
 pub struct Peer {
     queue: mpsc::Sender<Message>,
@@ -43,17 +43,29 @@ pub struct Peer {
 }
 
 impl Peer {
-    /// Queues `message` without waiting. A full queue means the tab reads slower than
-    /// its room writes to it: it is dropped rather than buffered for without bound.
-    fn deliver(&self, message: Message) -> bool {
-        match self.queue.try_send(message) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
+    /// Queues a room event without waiting, as it is sent under the rooms lock. These
+    /// are rare (joins and leaves); a tab whose queue is full even for them is dropped.
+    fn notify(&self, message: Message) {
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.queue.try_send(message) {
+            self.kick.notify_one();
+        }
+    }
+
+    /// Queues `message`, waiting up to `patience` for room: the sender is slowed down
+    /// while the tab catches up, and the tab is dropped if it does not. Whether the
+    /// message was queued.
+    async fn deliver(&self, message: Message, patience: Duration) -> bool {
+        let message = match self.queue.try_send(message) {
+            Ok(()) => return true,
+            Err(mpsc::error::TrySendError::Closed(_)) => return false,
+            Err(mpsc::error::TrySendError::Full(message)) => message,
+        };
+        match timeout(patience, self.queue.send(message)).await {
+            Ok(sent) => sent.is_ok(),
+            Err(_) => {
                 self.kick.notify_one();
                 false
             }
-            // The connection is already ending.
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
         }
     }
 }
@@ -119,22 +131,18 @@ async fn session(
         Err(end) => return end,
     };
     let (queue, outgoing) = mpsc::channel(shared.limits.queue.max(1));
-    let kick = Arc::new(Notify::new());
-    let peer = Peer {
-        queue: queue.clone(),
-        kick: kick.clone(),
+    let own = Peer {
+        queue,
+        kick: Arc::new(Notify::new()),
     };
-    let member = match Member::join(shared, room, id, peer) {
+    let member = match Member::join(shared, room, id, own.clone()) {
         Ok(member) => member,
         Err(err) => return refused(err.code(), err.to_string()),
     };
     tokio::select! {
         biased;
-        () = kick.notified() => refused(
-            ErrorCode::SlowConsumer,
-            "too many messages waiting for you to read them",
-        ),
-        end = read_loop(stream, &member, &queue) => end,
+        () = own.kick.notified() => slow_consumer(),
+        end = read_loop(stream, &member, &own) => end,
         end = write_loop(sink, outgoing, shared.limits.ping_interval) => end,
     }
 }
@@ -204,6 +212,13 @@ fn fresh_nonce() -> Nonce {
     Nonce(bytes)
 }
 
+fn slow_consumer() -> End {
+    refused(
+        ErrorCode::SlowConsumer,
+        "messages for you waited too long for you to read them",
+    )
+}
+
 fn binary_frame() -> End {
     refused(
         ErrorCode::BinaryFrame,
@@ -252,10 +267,10 @@ impl<'a> Member<'a> {
         rooms.join(&room, id, peer.clone())?;
         let peers = rooms.others(&room, &id).map(|(other, _)| *other).collect();
         // A fresh queue has room for its first message.
-        peer.deliver(text(&ServerMessage::Welcome { peer_id: id, peers }));
+        peer.notify(text(&ServerMessage::Welcome { peer_id: id, peers }));
         let joined = text(&ServerMessage::PeerJoined { peer_id: id });
         for (_, other) in rooms.others(&room, &id) {
-            other.deliver(joined.clone());
+            other.notify(joined.clone());
         }
         drop(rooms);
         tracing::debug!(%room, peer = %id, "joined");
@@ -263,7 +278,7 @@ impl<'a> Member<'a> {
     }
 
     /// Acts on one text frame from the tab; `Err` is the refusal to send back.
-    fn handle(&self, frame: &str) -> Result<(), (ErrorCode, String)> {
+    async fn handle(&self, frame: &str) -> Result<(), (ErrorCode, String)> {
         let max = self.shared.limits.max_frame;
         if frame.len() > max {
             return Err((
@@ -272,7 +287,7 @@ impl<'a> Member<'a> {
             ));
         }
         match ClientMessage::parse(frame) {
-            Ok(ClientMessage::Signal { to, payload }) => self.relay(to, payload),
+            Ok(ClientMessage::Signal { to, payload }) => self.relay(to, payload).await,
             Ok(ClientMessage::Hello { .. }) => Err((
                 ErrorCode::UnexpectedMessage,
                 "already joined: hello is only the first message".to_owned(),
@@ -281,20 +296,27 @@ impl<'a> Member<'a> {
         }
     }
 
-    fn relay(&self, to: NodeId, payload: serde_json::Value) -> Result<(), (ErrorCode, String)> {
+    async fn relay(
+        &self,
+        to: NodeId,
+        payload: serde_json::Value,
+    ) -> Result<(), (ErrorCode, String)> {
         // Serialized before taking the lock; `from` is who this connection proved to be.
         let message = text(&ServerMessage::Signal {
             from: self.id,
             payload,
         });
-        let rooms = self.shared.rooms();
-        let Some(peer) = rooms.peer(&self.room, &to) else {
+        // The lock is not held across the wait for a full queue.
+        let Some(peer) = self.shared.rooms().peer(&self.room, &to).cloned() else {
             return Err((
                 ErrorCode::UnknownPeer,
                 format!("no peer {to} in room {}", self.room),
             ));
         };
-        if peer.deliver(message) {
+        if peer
+            .deliver(message, self.shared.limits.queue_timeout)
+            .await
+        {
             self.shared.metrics.relayed();
         }
         Ok(())
@@ -307,7 +329,7 @@ impl Drop for Member<'_> {
         let mut rooms = self.shared.rooms();
         rooms.leave(&self.room, &self.id);
         for (_, other) in rooms.others(&self.room, &self.id) {
-            other.deliver(left.clone());
+            other.notify(left.clone());
         }
         drop(rooms);
         tracing::debug!(room = %self.room, peer = %self.id, "left");
@@ -315,7 +337,7 @@ impl Drop for Member<'_> {
 }
 
 /// Reads the tab's frames until it closes, breaks a limit, or goes quiet.
-async fn read_loop(stream: &mut Stream, member: &Member<'_>, own: &mpsc::Sender<Message>) -> End {
+async fn read_loop(stream: &mut Stream, member: &Member<'_>, own: &Peer) -> End {
     let limits = &member.shared.limits;
     let start = Instant::now();
     let mut bucket = TokenBucket::new(limits.rate, limits.burst, start);
@@ -368,7 +390,7 @@ async fn read_loop(stream: &mut Stream, member: &Member<'_>, own: &mpsc::Sender<
             }
             Some(Ok(Message::Text(frame))) => {
                 active = now;
-                match member.handle(&frame) {
+                match member.handle(&frame).await {
                     Ok(()) => continue,
                     Err(refusal) => refusal,
                 }
@@ -385,14 +407,9 @@ async fn read_loop(stream: &mut Stream, member: &Member<'_>, own: &mpsc::Sender<
             }
         }
         member.shared.metrics.refused(code);
-        if own
-            .try_send(text(&ServerMessage::error(code, message)))
-            .is_err()
-        {
-            return refused(
-                ErrorCode::SlowConsumer,
-                "too many messages waiting for you to read them",
-            );
+        let error = text(&ServerMessage::error(code, message));
+        if !own.deliver(error, limits.queue_timeout).await {
+            return slow_consumer();
         }
     }
 }
