@@ -97,7 +97,12 @@ impl Block {
             Some(first) if !first.is_coinbase() => return Err(BlockError::NoCoinbase),
             Some(_) => {}
         }
-        if let Some(index) = self.transactions.iter().skip(1).position(|tx| tx.is_coinbase()) {
+        if let Some(index) = self
+            .transactions
+            .iter()
+            .skip(1)
+            .position(|tx| tx.is_coinbase())
+        {
             return Err(BlockError::UnexpectedCoinbase { index: index + 1 });
         }
         let ids: Vec<TxId> = self.transactions.iter().map(Transaction::id).collect();
@@ -109,7 +114,8 @@ impl Block {
             return Err(BlockError::BadMerkleRoot);
         }
         for (index, tx) in self.transactions.iter().enumerate() {
-            tx.check().map_err(|error| BlockError::Tx { index, error })?;
+            tx.check()
+                .map_err(|error| BlockError::Tx { index, error })?;
         }
         Ok(())
     }
@@ -155,9 +161,15 @@ mod tests {
     fn merkle_root_commits_to_order_and_count() {
         let (a, b, c) = (coinbase(1), coinbase(2), coinbase(3));
         let abc = Block::merkle_root_of(&[a.clone(), b.clone(), c.clone()]);
-        assert_ne!(abc, Block::merkle_root_of(&[b.clone(), a.clone(), c.clone()]));
-        assert_ne!(abc, Block::merkle_root_of(&[a.clone(), b.clone(), c.clone(), c.clone()]));
-        assert_eq!(Block::merkle_root_of(&[a.clone()]), a.id());
+        assert_ne!(
+            abc,
+            Block::merkle_root_of(&[b.clone(), a.clone(), c.clone()])
+        );
+        assert_ne!(
+            abc,
+            Block::merkle_root_of(&[a.clone(), b.clone(), c.clone(), c.clone()])
+        );
+        assert_eq!(Block::merkle_root_of(std::slice::from_ref(&a)), a.id());
     }
 
     #[test]

@@ -310,7 +310,10 @@ impl Chain {
             });
         }
         let work = parent.work + u128::from(block.header.difficulty);
-        self.children.entry(block.header.prev).or_default().push(hash);
+        self.children
+            .entry(block.header.prev)
+            .or_default()
+            .push(hash);
         self.entries.insert(
             hash,
             Entry {
@@ -367,7 +370,10 @@ impl Chain {
         let fork_height = self.entries[&cursor].height;
         while self.height() > fork_height {
             let hash = self.active.pop().expect("above the fork");
-            let undo = self.undo.remove(&hash).expect("active blocks have undo data");
+            let undo = self
+                .undo
+                .remove(&hash)
+                .expect("active blocks have undo data");
             self.utxo.disconnect(&self.entries[&hash].block, &undo);
         }
         for hash in path.into_iter().rev() {

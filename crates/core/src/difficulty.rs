@@ -17,7 +17,11 @@ const MAX_SOLVE_TARGETS: u64 = 6;
 /// The difficulty the next block must carry, given `(time, difficulty)` of the recent
 /// blocks after genesis, oldest first, ending with the parent. With fewer than two of
 /// them there is no solve time to weigh yet and the parent's difficulty stays.
-pub fn next_difficulty(params: &Params, parent_difficulty: u64, recent: &[(Timestamp, u64)]) -> u64 {
+pub fn next_difficulty(
+    params: &Params,
+    parent_difficulty: u64,
+    recent: &[(Timestamp, u64)],
+) -> u64 {
     let window = &recent[recent.len().saturating_sub(params.retarget_window + 1)..];
     if window.len() < 2 {
         return parent_difficulty.max(params.min_difficulty);
@@ -26,7 +30,8 @@ pub fn next_difficulty(params: &Params, parent_difficulty: u64, recent: &[(Times
     let n = (window.len() - 1) as u128;
     let (mut weighted_time, mut difficulty_sum) = (0u128, 0u128);
     for (i, pair) in window.windows(2).enumerate() {
-        let solve = u128::from(pair[1].0.since(pair[0].0)).clamp(1, target * u128::from(MAX_SOLVE_TARGETS));
+        let solve =
+            u128::from(pair[1].0.since(pair[0].0)).clamp(1, target * u128::from(MAX_SOLVE_TARGETS));
         weighted_time += (i as u128 + 1) * solve;
         difficulty_sum += u128::from(pair[1].1);
     }
@@ -36,7 +41,9 @@ pub fn next_difficulty(params: &Params, parent_difficulty: u64, recent: &[(Times
     let parent = u128::from(parent_difficulty);
     let step = u128::from(MAX_STEP);
     let next = next.clamp(parent / step, parent * step);
-    u64::try_from(next).unwrap_or(u64::MAX).max(params.min_difficulty)
+    u64::try_from(next)
+        .unwrap_or(u64::MAX)
+        .max(params.min_difficulty)
 }
 
 #[cfg(test)]
@@ -51,13 +58,18 @@ mod tests {
 
     /// Blocks spaced `spacing_ms` apart, all at `difficulty`.
     fn steady(count: u64, spacing_ms: u64, difficulty: u64) -> Vec<(Timestamp, u64)> {
-        (0..count).map(|i| (Timestamp(i * spacing_ms), difficulty)).collect()
+        (0..count)
+            .map(|i| (Timestamp(i * spacing_ms), difficulty))
+            .collect()
     }
 
     #[test]
     fn on_target_blocks_keep_the_difficulty() {
         let p = params();
-        assert_eq!(next_difficulty(&p, 1000, &steady(40, p.target_block_ms, 1000)), 1000);
+        assert_eq!(
+            next_difficulty(&p, 1000, &steady(40, p.target_block_ms, 1000)),
+            1000
+        );
     }
 
     #[test]

@@ -78,7 +78,10 @@ mod tests {
         let before = header.encode();
         header.nonce = u64::MAX;
         let after = header.encode();
-        assert_eq!(before[..Header::NONCE_OFFSET], after[..Header::NONCE_OFFSET]);
+        assert_eq!(
+            before[..Header::NONCE_OFFSET],
+            after[..Header::NONCE_OFFSET]
+        );
         assert_eq!(after[Header::NONCE_OFFSET..], [0xff; 8]);
     }
 

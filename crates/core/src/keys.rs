@@ -311,10 +311,7 @@ mod tests {
     #[test]
     fn seed_round_trips() {
         let k = key(7);
-        assert_eq!(
-            SecretKey::from_seed(k.seed()).public_key(),
-            k.public_key()
-        );
+        assert_eq!(SecretKey::from_seed(k.seed()).public_key(), k.public_key());
     }
 
     #[test]

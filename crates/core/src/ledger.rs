@@ -10,7 +10,7 @@ use crate::keys::Address;
 use crate::mempool::{Mempool, MempoolError, DEFAULT_MEMPOOL_BYTES};
 use crate::params::Params;
 use crate::time::Timestamp;
-use crate::tx::{Output, OutPoint, Transaction, TxId};
+use crate::tx::{OutPoint, Output, Transaction, TxId};
 use crate::utxo::Utxo;
 
 /// Room left in a template for the header, the coinbase and the encoding's lengths.
@@ -84,7 +84,10 @@ impl Ledger {
     pub fn template(&self, pay_to: Address, now: Timestamp) -> Block {
         let tip = self.chain.tip();
         let height = self.chain.height() + 1;
-        let median = self.chain.median_time_past(&tip).expect("the tip is stored");
+        let median = self
+            .chain
+            .median_time_past(&tip)
+            .expect("the tip is stored");
         let mut payments = Vec::new();
         let mut fees = 0u64;
         let mut room = MAX_BLOCK_BYTES - TEMPLATE_OVERHEAD;
@@ -150,7 +153,10 @@ impl Ledger {
             .disconnected
             .iter()
             .flat_map(|hash: &Hash| {
-                let block = self.chain.block(hash).expect("disconnected blocks stay stored");
+                let block = self
+                    .chain
+                    .block(hash)
+                    .expect("disconnected blocks stay stored");
                 block.transactions.iter().skip(1).cloned()
             })
             .collect();

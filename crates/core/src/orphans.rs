@@ -51,10 +51,15 @@ impl OrphanPool {
             return;
         }
         while self.blocks.len() >= self.limit {
-            let Some(oldest) = self.arrival.pop_front() else { break };
+            let Some(oldest) = self.arrival.pop_front() else {
+                break;
+            };
             self.remove(&oldest);
         }
-        self.by_parent.entry(block.header.prev).or_default().push(hash);
+        self.by_parent
+            .entry(block.header.prev)
+            .or_default()
+            .push(hash);
         self.arrival.push_back(hash);
         self.blocks.insert(hash, block);
     }

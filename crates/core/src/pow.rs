@@ -113,7 +113,9 @@ mod tests {
     #[test]
     fn both_searches_find_the_same_first_nonce() {
         let h = header(64);
-        let found = PowSearch::new(&h).search(0..100_000).expect("1 in 64 hashes meets it");
+        let found = PowSearch::new(&h)
+            .search(0..100_000)
+            .expect("1 in 64 hashes meets it");
         assert_eq!(search_full_hash(&h, 0..100_000), Some(found));
         assert!(Header { nonce: found, ..h }.meets_difficulty());
         assert_eq!(PowSearch::new(&h).search(0..found), None);

@@ -132,7 +132,13 @@ fn add_outputs(coins: &mut HashMap<OutPoint, Utxo>, tx: &Transaction, height: u6
             txid,
             index: index as u32,
         };
-        coins.insert(outpoint, Utxo { output: *output, height });
+        coins.insert(
+            outpoint,
+            Utxo {
+                output: *output,
+                height,
+            },
+        );
     }
 }
 

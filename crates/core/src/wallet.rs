@@ -65,7 +65,10 @@ impl Wallet {
                 needed,
             });
         }
-        let mut outputs = vec![Output { value: amount, address: to }];
+        let mut outputs = vec![Output {
+            value: amount,
+            address: to,
+        }];
         if gathered > needed {
             outputs.push(Output {
                 value: gathered - needed,

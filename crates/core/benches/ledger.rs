@@ -1,0 +1,130 @@
+//! Throughput of the ledger's hot paths: proof-of-work hashing (with and without the
+//! midstate), block validation, signature checks, and a depth-100 reorg.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::*;
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use tabchain_core::pow::search_full_hash;
+use tabchain_core::{Block, Chain, Hash, Header, Ledger, Output, Params, PowSearch, Timestamp};
+
+const NONCES: u64 = 10_000;
+
+fn pow(c: &mut Criterion) {
+    // An impossible difficulty, so every nonce of the range is hashed.
+    let header = Header {
+        version: Header::VERSION,
+        prev: Hash::digest(b"parent"),
+        merkle_root: Hash::digest(b"txs"),
+        time: Timestamp(1_767_225_600_000),
+        difficulty: u64::MAX,
+        nonce: 0,
+    };
+    let mut group = c.benchmark_group("pow");
+    group.throughput(Throughput::Elements(NONCES));
+    group.bench_function("midstate", |b| {
+        let search = PowSearch::new(&header);
+        b.iter(|| search.search(0..NONCES))
+    });
+    group.bench_function("full_hash", |b| {
+        b.iter(|| search_full_hash(&header, 0..NONCES))
+    });
+    group.finish();
+}
+
+/// A chain where wallet 1 holds 100 coins, and a valid block of 100 payments on it.
+fn hundred_payments() -> (Chain, Block) {
+    let mut ledger = Ledger::new(Params::for_tests("bench"));
+    let mine = |ledger: &mut Ledger| {
+        let mut block = ledger.template(address(1), LATER);
+        block.header.time = ledger.chain().tip_header().time.saturating_add(10_000);
+        seal(&mut block);
+        ledger.submit_block(block.clone(), LATER).unwrap();
+        block
+    };
+    mine(&mut ledger);
+    let coins = ledger.spendable(&address(1));
+    let mut split = wallet(1).pay(&coins, address(1), 1, 0).unwrap();
+    split.outputs = vec![
+        Output {
+            value: 10,
+            address: address(1)
+        };
+        100
+    ];
+    split.sign_all(wallet(1).key());
+    ledger.submit_tx(split).unwrap();
+    mine(&mut ledger);
+    for coin in ledger
+        .spendable(&address(1))
+        .into_iter()
+        .filter(|c| c.1.output.value == 10)
+    {
+        let tx = wallet(1).pay(&[coin], address(2), 9, 1).unwrap();
+        ledger.submit_tx(tx).unwrap();
+    }
+    let mut block = ledger.template(address(1), LATER);
+    block.header.time = ledger.chain().tip_header().time.saturating_add(10_000);
+    seal(&mut block);
+    assert_eq!(block.transactions.len(), 101);
+    (ledger.chain().clone(), block)
+}
+
+fn validation(c: &mut Criterion) {
+    let (chain, block) = hundred_payments();
+    let mut group = c.benchmark_group("validate");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("block_of_100_payments", |b| {
+        b.iter_batched(
+            || (chain.clone(), block.clone()),
+            |(mut chain, block)| chain.process_block(block, LATER).unwrap(),
+            BatchSize::LargeInput,
+        )
+    });
+    let key = wallet(1).key().clone();
+    let message = Hash::digest(b"signed").0;
+    let signature = key.sign(&message);
+    group.bench_function("signature", |b| {
+        b.iter(|| key.public_key().verify(&message, &signature).unwrap())
+    });
+    group.finish();
+}
+
+fn reorg(c: &mut Criterion) {
+    let params = Params::for_tests("bench");
+    let mut builder = Chain::new(params.clone());
+    let genesis = builder.genesis_hash();
+    let grow = |builder: &mut Chain, miner: u8, count: usize| {
+        let mut parent = genesis;
+        let mut blocks = Vec::new();
+        for _ in 0..count {
+            let block = child(builder, parent, vec![], 0, address(miner), 10_000);
+            parent = block.hash();
+            builder.process_block(block.clone(), LATER).unwrap();
+            blocks.push(block);
+        }
+        blocks
+    };
+    let current = grow(&mut builder, 1, 100);
+    let mut rival = grow(&mut builder, 2, 101);
+    let last = rival.pop().unwrap();
+    // The rival's first 100 blocks tie with the current branch, so they wait on the side.
+    let mut chain = Chain::new(params);
+    for block in current.into_iter().chain(rival) {
+        chain.process_block(block, LATER).unwrap();
+    }
+    c.bench_function("reorg_depth_100", |b| {
+        b.iter_batched(
+            || (chain.clone(), last.clone()),
+            |(mut chain, last)| {
+                chain.process_block(last, LATER).unwrap();
+                assert_eq!(chain.height(), 101);
+            },
+            BatchSize::LargeInput,
+        )
+    });
+}
+
+criterion_group!(benches, pow, validation, reorg);
+criterion_main!(benches);
