@@ -1,0 +1,92 @@
+//! What a node can be tuned with. The defaults suit browser tabs on one network: a
+//! silent peer is noticed within a second and dropped within two (NOTES.md: a 250 ms
+//! heartbeat caught a killed tab in ~1 s, while WebRTC itself takes 6-16 s).
+
+/// How new blocks and transactions spread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Gossip {
+    /// Announce with `Inv`, send only what a peer asks for: each node receives each
+    /// block about once.
+    #[default]
+    Pull,
+    /// Push every new block and transaction to every peer not known to have it. Kept
+    /// to compare against: each node receives each block about `degree` times.
+    Flood,
+}
+
+/// Timings (in milliseconds) and limits of a node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// How often each connected peer is pinged.
+    pub ping_interval_ms: u64,
+    /// A peer with no pong for this long is shown as stale.
+    pub stale_after_ms: u64,
+    /// A peer with no pong for this long is dropped.
+    pub drop_after_ms: u64,
+    /// A link whose `Version`/`Verack` exchange is not done by then is dropped.
+    pub handshake_timeout_ms: u64,
+    /// A `GetData` or `GetHeaders` not answered by then goes to another peer.
+    pub request_timeout_ms: u64,
+    /// Links the node tries to keep: below it, it dials every peer it knows of (a full
+    /// mesh in a small room).
+    pub target_peers: usize,
+    /// Links the node accepts; above it, it lets random ones go.
+    pub max_peers: usize,
+    /// How often the node looks at its links and dials or trims.
+    pub topology_interval_ms: u64,
+    /// A `Connect` not followed by `PeerConnected` by then counts as failed.
+    pub dial_timeout_ms: u64,
+    /// How long before a peer that failed or left is dialled again.
+    pub redial_after_ms: u64,
+    /// How long a peer dropped for misbehaving is refused and not dialled.
+    pub ban_ms: u64,
+    /// How often one random peer is asked for the peers it has.
+    pub peer_exchange_interval_ms: u64,
+    /// Outstanding `GetData` items per peer.
+    pub max_in_flight: usize,
+    /// How many blocks past the tip header-first sync fetches at once. Out-of-order
+    /// blocks wait in the chain's orphan pool, which must hold this many.
+    pub download_window: u64,
+    /// `Inv` items a peer may send at once, and per second after that.
+    pub inv_burst: u32,
+    pub inv_per_sec: u32,
+    /// Relayed signaling payloads a peer may send at once, and per second after that.
+    pub relay_burst: u32,
+    pub relay_per_sec: u32,
+    /// Misbehaviour points at which a peer is dropped and banned.
+    pub score_limit: u32,
+    /// RTT samples kept per peer for the UI's chart.
+    pub rtt_history: usize,
+    /// Dropped peers remembered for the UI.
+    pub dropped_history: usize,
+    pub gossip: Gossip,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            ping_interval_ms: 500,
+            stale_after_ms: 1_000,
+            drop_after_ms: 2_000,
+            handshake_timeout_ms: 3_000,
+            request_timeout_ms: 3_000,
+            target_peers: 8,
+            max_peers: 12,
+            topology_interval_ms: 1_000,
+            dial_timeout_ms: 10_000,
+            redial_after_ms: 10_000,
+            ban_ms: 10 * 60 * 1_000,
+            peer_exchange_interval_ms: 30_000,
+            max_in_flight: 32,
+            download_window: 128,
+            inv_burst: 2_000,
+            inv_per_sec: 1_000,
+            relay_burst: 64,
+            relay_per_sec: 20,
+            score_limit: 100,
+            rtt_history: 32,
+            dropped_history: 64,
+            gossip: Gossip::Pull,
+        }
+    }
+}

@@ -1,0 +1,281 @@
+//! Pull gossip bookkeeping: what each peer is known to have (so nothing is announced to
+//! it twice), and the fetcher, which asks one announcer at a time for each wanted item
+//! and moves on to the next when that one times out, says `NotFound` or leaves.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+
+use tabchain_core::{NodeId, Timestamp};
+
+use crate::message::InvItem;
+
+/// A set that forgets its oldest entries past a capacity: what a peer has announced or
+/// been sent. Forgetting only risks announcing something twice.
+#[derive(Debug, Clone)]
+pub(crate) struct KnownSet {
+    set: HashSet<InvItem>,
+    order: VecDeque<InvItem>,
+    capacity: usize,
+}
+
+impl KnownSet {
+    pub(crate) fn new(capacity: usize) -> KnownSet {
+        KnownSet {
+            set: HashSet::new(),
+            order: VecDeque::new(),
+            capacity,
+        }
+    }
+
+    pub(crate) fn contains(&self, item: &InvItem) -> bool {
+        self.set.contains(item)
+    }
+
+    /// Adds `item`; false if it was there already.
+    pub(crate) fn insert(&mut self, item: InvItem) -> bool {
+        if !self.set.insert(item) {
+            return false;
+        }
+        if self.order.len() == self.capacity {
+            if let Some(oldest) = self.order.pop_front() {
+                self.set.remove(&oldest);
+            }
+        }
+        self.order.push_back(item);
+        true
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Want {
+    /// Fetch order: lower first (blocks by height, transactions last).
+    priority: u64,
+    /// Peers that have it, in the order they said so, not yet tried.
+    sources: Vec<NodeId>,
+    /// Whom it is asked of now, and until when.
+    asked: Option<(NodeId, Timestamp)>,
+}
+
+/// Items to fetch and whom they are asked of.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Fetcher {
+    wants: HashMap<InvItem, Want>,
+    /// Wants not asked of anyone yet, in fetch order.
+    queue: BTreeSet<(u64, InvItem)>,
+    /// Asked wants by deadline.
+    deadlines: BTreeSet<(Timestamp, InvItem)>,
+}
+
+/// What [`Fetcher::assign`] decided.
+#[derive(Debug, Default)]
+pub(crate) struct Assignment {
+    pub(crate) requests: BTreeMap<NodeId, Vec<InvItem>>,
+    /// Items every source has failed to deliver: nobody left to ask.
+    pub(crate) abandoned: Vec<InvItem>,
+}
+
+impl Fetcher {
+    pub(crate) fn next_deadline(&self) -> Option<Timestamp> {
+        self.deadlines.first().map(|(at, _)| *at)
+    }
+
+    /// Notes that `source` has `item`. Returns true if that gives the fetcher something
+    /// new to ask for.
+    pub(crate) fn want(&mut self, item: InvItem, source: NodeId, priority: u64) -> bool {
+        match self.wants.get_mut(&item) {
+            Some(want) => {
+                if want.sources.contains(&source)
+                    || want.asked.is_some_and(|(peer, _)| peer == source)
+                {
+                    return false;
+                }
+                want.sources.push(source);
+                want.asked.is_none()
+            }
+            None => {
+                self.wants.insert(
+                    item,
+                    Want {
+                        priority,
+                        sources: vec![source],
+                        asked: None,
+                    },
+                );
+                self.queue.insert((priority, item));
+                true
+            }
+        }
+    }
+
+    /// Asks for queued wants, in order, of sources with free slots in `free`
+    /// (decremented as slots are used), preferring the source with the most free slots
+    /// so that a long download spreads over every peer that has it.
+    pub(crate) fn assign(
+        &mut self,
+        now: Timestamp,
+        timeout_ms: u64,
+        free: &mut BTreeMap<NodeId, usize>,
+    ) -> Assignment {
+        let mut out = Assignment::default();
+        let queued: Vec<(u64, InvItem)> = self.queue.iter().copied().collect();
+        for (priority, item) in queued {
+            if free.values().all(|&n| n == 0) {
+                break;
+            }
+            let want = self.wants.get_mut(&item).expect("queued items are wanted");
+            want.sources.retain(|peer| free.contains_key(peer));
+            if want.sources.is_empty() {
+                self.wants.remove(&item);
+                self.queue.remove(&(priority, item));
+                out.abandoned.push(item);
+                continue;
+            }
+            let best = want
+                .sources
+                .iter()
+                .enumerate()
+                .filter(|(_, peer)| free[peer] > 0)
+                .max_by_key(|(i, peer)| (free[peer], std::cmp::Reverse(*i)))
+                .map(|(i, _)| i);
+            let Some(best) = best else { continue };
+            let peer = want.sources.remove(best);
+            *free.get_mut(&peer).expect("filtered above") -= 1;
+            let deadline = now.saturating_add(timeout_ms);
+            want.asked = Some((peer, deadline));
+            self.queue.remove(&(priority, item));
+            self.deadlines.insert((deadline, item));
+            out.requests.entry(peer).or_default().push(item);
+        }
+        out
+    }
+
+    /// `item` arrived (from anyone): it is no longer wanted.
+    pub(crate) fn received(&mut self, item: &InvItem) {
+        if let Some(want) = self.wants.remove(item) {
+            self.unlist(item, &want);
+        }
+    }
+
+    /// `peer` said it does not have `item`: ask the next source.
+    pub(crate) fn not_found(&mut self, item: &InvItem, peer: NodeId) {
+        if let Some(want) = self.wants.get_mut(item) {
+            want.sources.retain(|p| *p != peer);
+            if let Some((asked, deadline)) = want.asked {
+                if asked == peer {
+                    want.asked = None;
+                    self.deadlines.remove(&(deadline, *item));
+                    self.queue.insert((want.priority, *item));
+                }
+            }
+        }
+    }
+
+    /// Requests past their deadline, with whom they were asked of; each goes back in
+    /// the queue for its next source.
+    pub(crate) fn expire(&mut self, now: Timestamp) -> Vec<(InvItem, NodeId)> {
+        let mut expired = Vec::new();
+        while let Some(&(deadline, item)) = self.deadlines.first() {
+            if deadline > now {
+                break;
+            }
+            self.deadlines.pop_first();
+            let want = self.wants.get_mut(&item).expect("deadlines are of wants");
+            if let Some((peer, _)) = want.asked.take() {
+                expired.push((item, peer));
+            }
+            self.queue.insert((want.priority, item));
+        }
+        expired
+    }
+
+    /// `peer` is gone: forget it as a source, and ask someone else for what it owed.
+    pub(crate) fn peer_gone(&mut self, peer: NodeId) {
+        for (item, want) in &mut self.wants {
+            want.sources.retain(|p| *p != peer);
+            if let Some((asked, deadline)) = want.asked {
+                if asked == peer {
+                    want.asked = None;
+                    self.deadlines.remove(&(deadline, *item));
+                    self.queue.insert((want.priority, *item));
+                }
+            }
+        }
+    }
+
+    fn unlist(&mut self, item: &InvItem, want: &Want) {
+        match want.asked {
+            Some((_, deadline)) => self.deadlines.remove(&(deadline, *item)),
+            None => self.queue.remove(&(want.priority, *item)),
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tabchain_core::Hash;
+
+    fn id(n: u8) -> NodeId {
+        NodeId([n; 16])
+    }
+
+    fn item(n: u8) -> InvItem {
+        InvItem::Block(Hash([n; 32]))
+    }
+
+    fn free(slots: &[(u8, usize)]) -> BTreeMap<NodeId, usize> {
+        slots.iter().map(|(n, s)| (id(*n), *s)).collect()
+    }
+
+    #[test]
+    fn known_set_forgets_the_oldest() {
+        let mut k = KnownSet::new(2);
+        assert!(k.insert(item(1)));
+        assert!(!k.insert(item(1)));
+        k.insert(item(2));
+        k.insert(item(3));
+        assert!(!k.contains(&item(1)));
+        assert!(k.contains(&item(3)));
+    }
+
+    #[test]
+    fn a_request_moves_to_the_next_source_on_timeout_and_notfound() {
+        let mut f = Fetcher::default();
+        assert!(f.want(item(1), id(1), 5));
+        assert!(f.want(item(1), id(2), 5), "a new source may be free");
+        assert!(!f.want(item(1), id(2), 5), "a known source is nothing new");
+        f.want(item(1), id(3), 5);
+        let mut slots = free(&[(1, 1), (2, 1), (3, 1)]);
+        let a = f.assign(Timestamp(0), 100, &mut slots);
+        // Equal free slots: the first announcer is asked.
+        assert_eq!(a.requests[&id(1)], vec![item(1)]);
+        assert_eq!(f.next_deadline(), Some(Timestamp(100)));
+        assert_eq!(f.expire(Timestamp(99)), vec![]);
+        assert_eq!(f.expire(Timestamp(100)), vec![(item(1), id(1))]);
+        let a = f.assign(Timestamp(100), 100, &mut slots);
+        assert_eq!(a.requests[&id(2)], vec![item(1)]);
+        f.not_found(&item(1), id(2));
+        let a = f.assign(Timestamp(150), 100, &mut slots);
+        assert_eq!(a.requests[&id(3)], vec![item(1)]);
+        f.peer_gone(id(3));
+        let mut slots = free(&[(1, 1), (2, 1)]);
+        let a = f.assign(Timestamp(160), 100, &mut slots);
+        assert_eq!(a.abandoned, vec![item(1)]);
+        assert!(!f.wants.contains_key(&item(1)));
+    }
+
+    #[test]
+    fn downloads_spread_over_sources_in_priority_order() {
+        let mut f = Fetcher::default();
+        for n in (1..=6).rev() {
+            f.want(item(n), id(1), u64::from(n));
+            f.want(item(n), id(2), u64::from(n));
+        }
+        let mut slots = free(&[(1, 2), (2, 2)]);
+        let a = f.assign(Timestamp(0), 100, &mut slots);
+        assert_eq!(a.requests[&id(1)], vec![item(1), item(3)]);
+        assert_eq!(a.requests[&id(2)], vec![item(2), item(4)]);
+        f.received(&item(1));
+        assert!(!f.wants.contains_key(&item(1)));
+        assert!(f.wants.contains_key(&item(5)));
+    }
+}

@@ -1,0 +1,158 @@
+//! The handshake: each side sends a [`Version`] naming its chain and proving its
+//! identity on this very link, and accepts the other's with `Verack`.
+//!
+//! The driver says which node it believes it reached (from the signaling server or the
+//! mesh) and passes bytes that only this link has: in the browser, the two DTLS
+//! fingerprints sorted and joined. A `Version` is accepted only if its key hashes to
+//! that node id and signs those bytes, so neither the signaling server nor a relaying
+//! peer can pose as someone else, and a `Version` cannot be replayed on another link.
+
+use serde::{Deserialize, Serialize};
+use tabchain_core::{Hash, NodeId, PublicKey, SecretKey, Signature};
+
+use crate::message::PROTOCOL_VERSION;
+
+/// Separates handshake signatures from every other use of a node's key.
+const DOMAIN: &[u8] = b"tabchain-link/v1";
+
+/// The opening message of a link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Version {
+    pub protocol: u8,
+    /// Genesis hash: the room. Peers of another room are refused.
+    pub genesis: Hash,
+    /// The sender's active chain, so the receiver knows at once whether to sync.
+    pub best_height: u64,
+    pub best_hash: Hash,
+    pub public_key: PublicKey,
+    /// Over [`DOMAIN`], `genesis` and the link's binding bytes.
+    pub signature: Signature,
+}
+
+/// Why a link was refused before it carried anything else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum HandshakeError {
+    #[error("protocol version {theirs}, this node speaks {ours}")]
+    ProtocolVersion { ours: u8, theirs: u8 },
+    #[error("the peer is on another chain (another room)")]
+    WrongGenesis,
+    #[error("the link leads back to this node")]
+    SelfConnection,
+    #[error("the peer's key does not match the node id it was reached as")]
+    IdentityMismatch,
+    #[error("the peer's signature over this link does not verify")]
+    BadSignature,
+    #[error("already linked to this node")]
+    DuplicateConnection,
+    #[error("the peer is banned for misbehaving")]
+    Banned,
+    #[error("this node has all the links it takes")]
+    TooManyPeers,
+    #[error("the handshake did not finish in time")]
+    Timeout,
+}
+
+impl HandshakeError {
+    /// Whether the refusal shows the peer lying about who it is, rather than a
+    /// mismatch an honest peer can run into.
+    pub fn is_forgery(self) -> bool {
+        matches!(
+            self,
+            HandshakeError::IdentityMismatch | HandshakeError::BadSignature
+        )
+    }
+}
+
+fn signed_bytes(genesis: &Hash, binding: &[u8]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(DOMAIN.len() + 32 + 8 + binding.len());
+    bytes.extend_from_slice(DOMAIN);
+    bytes.extend_from_slice(genesis.as_bytes());
+    bytes.extend_from_slice(&(binding.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(binding);
+    bytes
+}
+
+impl Version {
+    /// Our `Version` for a link with these binding bytes.
+    pub fn new(
+        key: &SecretKey,
+        genesis: Hash,
+        best_height: u64,
+        best_hash: Hash,
+        binding: &[u8],
+    ) -> Version {
+        Version {
+            protocol: PROTOCOL_VERSION,
+            genesis,
+            best_height,
+            best_hash,
+            public_key: key.public_key(),
+            signature: key.sign(&signed_bytes(&genesis, binding)),
+        }
+    }
+
+    /// Checks a peer's `Version`, cheapest first: it must speak our protocol, be on our
+    /// chain, not be us, own the id `peer` we reached, and sign this link's `binding`.
+    pub fn check(
+        &self,
+        peer: NodeId,
+        own_key: &PublicKey,
+        genesis: Hash,
+        binding: &[u8],
+    ) -> Result<(), HandshakeError> {
+        if self.protocol != PROTOCOL_VERSION {
+            return Err(HandshakeError::ProtocolVersion {
+                ours: PROTOCOL_VERSION,
+                theirs: self.protocol,
+            });
+        }
+        if self.genesis != genesis {
+            return Err(HandshakeError::WrongGenesis);
+        }
+        if self.public_key == *own_key {
+            return Err(HandshakeError::SelfConnection);
+        }
+        if self.public_key.node_id() != peer {
+            return Err(HandshakeError::IdentityMismatch);
+        }
+        self.public_key
+            .verify(&signed_bytes(&genesis, binding), &self.signature)
+            .map_err(|_| HandshakeError::BadSignature)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_checks_only_on_its_own_link_chain_and_id() {
+        let (a, b) = (SecretKey::from_seed([1; 32]), SecretKey::from_seed([2; 32]));
+        let (ga, gb) = (Hash::digest(b"room a"), Hash::digest(b"room b"));
+        let a_id = a.public_key().node_id();
+        let v = Version::new(&a, ga, 0, ga, b"fingerprints");
+        let ours = b.public_key();
+        assert_eq!(v.check(a_id, &ours, ga, b"fingerprints"), Ok(()));
+        assert_eq!(
+            v.check(a_id, &ours, ga, b"other link"),
+            Err(HandshakeError::BadSignature)
+        );
+        assert_eq!(
+            v.check(a_id, &ours, gb, b"fingerprints"),
+            Err(HandshakeError::WrongGenesis)
+        );
+        assert_eq!(
+            v.check(b.public_key().node_id(), &ours, ga, b"fingerprints"),
+            Err(HandshakeError::IdentityMismatch)
+        );
+        assert_eq!(
+            v.check(a_id, &a.public_key(), ga, b"fingerprints"),
+            Err(HandshakeError::SelfConnection)
+        );
+        let old = Version { protocol: 0, ..v };
+        assert_eq!(
+            old.check(a_id, &ours, ga, b"fingerprints"),
+            Err(HandshakeError::ProtocolVersion { ours: 1, theirs: 0 })
+        );
+    }
+}

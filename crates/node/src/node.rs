@@ -1,0 +1,1258 @@
+//! The node: one ledger, its peers, and every node-wide decision (whom to ask for what,
+//! what to announce to whom, whom to dial or drop, when to sync). Per-link state lives
+//! in [`crate::peer`]; the pieces it decides with live in their own modules.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use tabchain_core::{
+    Accepted, Address, Balance, Block, BlockError, Hash, Header, Ledger, MempoolError, NodeId,
+    Params, PublicKey, SecretKey, Timestamp, TipChange, Transaction, TxError, TxId,
+};
+
+use crate::config::{Config, Gossip};
+use crate::discovery::AddressBook;
+use crate::event::{Action, DropReason, Event, NodeError, NodeEvent, SignalError};
+use crate::gossip::{Fetcher, KnownSet};
+use crate::handshake::{HandshakeError, Version};
+use crate::liveness::{Liveness, Pong};
+use crate::message::{
+    InvItem, Message, MessageKind, MAX_HEADERS, MAX_INV_ITEMS, MAX_LOCATOR, MAX_PEERS_LISTED,
+    MAX_SIGNAL_BYTES,
+};
+use crate::peer::{DroppedList, DroppedPeer, Peer, PeerState, PeerTimer};
+use crate::random::Rng;
+use crate::score::Misbehaviour;
+use crate::sync::HeaderSync;
+use crate::timer::{TimerKind, Timers};
+
+/// Node ids remembered for dialling.
+const KNOWN_PEERS: usize = 1_024;
+/// Transactions recently accepted or refused, not fetched again when announced.
+const RECENT_TXS: usize = 8_192;
+/// Transactions waiting for a coin they spend to appear (their parent is in a block
+/// this node does not have yet).
+const ORPHAN_TXS: usize = 64;
+/// A tip change connecting more blocks than this announces only the new tip: peers
+/// that lack the rest fetch them by header sync, not one `Inv` each.
+const ANNOUNCE_MAX_BLOCKS: usize = 8;
+/// New dials per topology round, so a node joining a big room does not dial everyone.
+const DIALS_PER_ROUND: usize = 4;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NodeTimer {
+    /// Look at the links: dial below the target, trim above the maximum.
+    Topology,
+    /// Ask a random peer for its peers.
+    PeerExchange,
+    /// The earliest `GetData` deadline.
+    Requests,
+}
+
+impl TimerKind for NodeTimer {
+    const ALL: &'static [NodeTimer] = &[
+        NodeTimer::Topology,
+        NodeTimer::PeerExchange,
+        NodeTimer::Requests,
+    ];
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Where a block came from: it decides what is announced, stored and blamed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    Peer(NodeId),
+    Mined,
+    Storage,
+}
+
+impl Origin {
+    fn peer(self) -> Option<NodeId> {
+        match self {
+            Origin::Peer(peer) => Some(peer),
+            Origin::Mined | Origin::Storage => None,
+        }
+    }
+}
+
+/// A tabchain node as a state machine. See the crate docs for how to drive it.
+///
+/// Methods by role: getters; `handle_event` and `handle_timeout` take input; commands
+/// (`set_mining`, `send_signal`, `shutdown`) change what the node does; `poll_action`,
+/// `poll_event` and `poll_timeout` drain its output.
+#[derive(Debug)]
+pub struct Node {
+    config: Config,
+    key: SecretKey,
+    public_key: PublicKey,
+    id: NodeId,
+    ledger: Ledger,
+    rng: Rng,
+    /// The latest time handed in; earlier times are not trusted.
+    now: Timestamp,
+    peers: BTreeMap<NodeId, Peer>,
+    dropped: DroppedList,
+    book: AddressBook,
+    fetcher: Fetcher,
+    sync: HeaderSync,
+    /// Whether the last sync progress shown was short of its target.
+    syncing: bool,
+    /// Blocks waiting in the chain's orphan pool and who sent them, to report them
+    /// when their parents arrive.
+    orphans: HashMap<Hash, Origin>,
+    recent_txs: KnownSet,
+    orphan_txs: VecDeque<Transaction>,
+    mining: Option<Address>,
+    /// Set when the tip or mempool changed: a new template goes out at the end of the call.
+    template_due: bool,
+    /// Set when something may be fetched: requests are assigned at the end of the call.
+    fetch_due: bool,
+    /// `Inv` items gathered during a call, sent as one message per peer at its end.
+    inv_outbox: BTreeMap<NodeId, Vec<InvItem>>,
+    /// The mempool as last reported to the UI: (transactions, bytes).
+    mempool_shown: (usize, usize),
+    timers: Timers<NodeTimer, 3>,
+    actions: VecDeque<Action>,
+    events: VecDeque<NodeEvent>,
+}
+
+impl Node {
+    /// A node with only the genesis block of `params`; load stored blocks with
+    /// [`Event::LoadBlock`]. All its randomness comes from `rng_seed`.
+    pub fn new(
+        config: Config,
+        key: SecretKey,
+        params: Params,
+        rng_seed: u64,
+        now: Timestamp,
+    ) -> Node {
+        let public_key = key.public_key();
+        let id = public_key.node_id();
+        let mut timers = Timers::new();
+        timers.set(NodeTimer::Topology, now);
+        timers.set(
+            NodeTimer::PeerExchange,
+            now.saturating_add(config.peer_exchange_interval_ms),
+        );
+        Node {
+            config,
+            key,
+            public_key,
+            id,
+            ledger: Ledger::new(params),
+            rng: Rng::new(rng_seed),
+            now,
+            peers: BTreeMap::new(),
+            dropped: DroppedList::new(),
+            book: AddressBook::new(id, KNOWN_PEERS),
+            fetcher: Fetcher::default(),
+            sync: HeaderSync::default(),
+            syncing: false,
+            orphans: HashMap::new(),
+            recent_txs: KnownSet::new(RECENT_TXS),
+            orphan_txs: VecDeque::new(),
+            mining: None,
+            template_due: false,
+            fetch_due: false,
+            inv_outbox: BTreeMap::new(),
+            mempool_shown: (0, 0),
+            timers,
+            actions: VecDeque::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    // Getters.
+
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    pub fn public_key(&self) -> PublicKey {
+        self.public_key
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The latest time the node was given.
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    /// The chain and mempool.
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    pub fn tip(&self) -> Hash {
+        self.ledger.chain().tip()
+    }
+
+    pub fn height(&self) -> u64 {
+        self.ledger.chain().height()
+    }
+
+    /// Up to `count` blocks of the active chain, the tip first.
+    pub fn recent_blocks(&self, count: usize) -> Vec<&Block> {
+        let chain = self.ledger.chain();
+        (0..=chain.height())
+            .rev()
+            .take(count)
+            .filter_map(|height| chain.block(&chain.hash_at(height)?))
+            .collect()
+    }
+
+    pub fn balance(&self, address: &Address) -> Balance {
+        self.ledger.balance(address)
+    }
+
+    /// Linked peers, by id.
+    pub fn peers(&self) -> impl Iterator<Item = &Peer> {
+        self.peers.values()
+    }
+
+    pub fn peer(&self, id: &NodeId) -> Option<&Peer> {
+        self.peers.get(id)
+    }
+
+    /// Recently dropped peers with why and when, oldest first.
+    pub fn dropped_peers(&self) -> impl Iterator<Item = &DroppedPeer> {
+        self.dropped.iter()
+    }
+
+    /// Node ids heard of, linked or not.
+    pub fn known_peers(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.book.ids()
+    }
+
+    /// While catching up: the height of the best header heard of.
+    pub fn sync_target(&self) -> Option<u64> {
+        self.sync.target()
+    }
+
+    /// Where mined coins go, if mining is on.
+    pub fn mining(&self) -> Option<Address> {
+        self.mining
+    }
+
+    // Input.
+
+    /// Takes one event from outside. `Err` only refuses a local input (a mined block,
+    /// a stored block, a wallet's transaction); whatever a peer sends never makes one.
+    pub fn handle_event(&mut self, now: Timestamp, event: Event) -> Result<(), NodeError> {
+        self.advance(now);
+        let result = match event {
+            Event::PeerConnected { peer, binding } => {
+                self.on_linked(peer, binding);
+                Ok(())
+            }
+            Event::PeerDisconnected { peer } => {
+                self.drop_peer(peer, DropReason::Closed);
+                Ok(())
+            }
+            Event::DialFailed { peer } => {
+                if self.book.dial_done(&peer) {
+                    let until = self.now.saturating_add(self.config.redial_after_ms);
+                    self.book.back_off(peer, until);
+                }
+                Ok(())
+            }
+            Event::Message { peer, bytes } => {
+                self.on_frame(peer, &bytes);
+                Ok(())
+            }
+            Event::MinedBlock(block) => self
+                .accept_block(block, Origin::Mined)
+                .map_err(NodeError::InvalidMinedBlock),
+            Event::LoadBlock(block) => self
+                .accept_block(block, Origin::Storage)
+                .map_err(NodeError::InvalidStoredBlock),
+            Event::SubmitTx(tx) => self.add_tx(tx, None).map(|_| ()).map_err(NodeError::Tx),
+            Event::PeersKnown(ids) => {
+                for id in ids {
+                    self.book.add(id, self.now, &mut self.rng);
+                }
+                if self.peers.len() < self.config.target_peers {
+                    self.timers.set(NodeTimer::Topology, self.now);
+                }
+                Ok(())
+            }
+        };
+        self.finish();
+        result
+    }
+
+    /// Fires the timers due at `now`. Call it when [`Node::poll_timeout`]'s time comes.
+    pub fn handle_timeout(&mut self, now: Timestamp) {
+        self.advance(now);
+        while let Some(timer) = self.timers.pop_expired(self.now) {
+            match timer {
+                NodeTimer::Topology => {
+                    self.topology();
+                    let interval = self.config.topology_interval_ms;
+                    // Jitter keeps a room of tabs opened together from dialling in step.
+                    let next = interval * 3 / 4 + self.rng.below(interval / 2 + 1);
+                    self.timers
+                        .set(NodeTimer::Topology, self.now.saturating_add(next));
+                }
+                NodeTimer::PeerExchange => {
+                    let ready = self.ready_peers();
+                    if !ready.is_empty() {
+                        let peer = ready[self.rng.index(ready.len())];
+                        self.send(peer, &Message::GetPeers);
+                    }
+                    self.timers.set(
+                        NodeTimer::PeerExchange,
+                        self.now
+                            .saturating_add(self.config.peer_exchange_interval_ms),
+                    );
+                }
+                NodeTimer::Requests => {
+                    for (_, peer) in self.fetcher.expire(self.now) {
+                        self.misbehaved(peer, Misbehaviour::Withheld);
+                    }
+                    self.fetch_due = true;
+                }
+            }
+        }
+        let ids: Vec<NodeId> = self.peers.keys().copied().collect();
+        for id in ids {
+            while let Some(timer) = self
+                .peers
+                .get_mut(&id)
+                .and_then(|p| p.timers.pop_expired(self.now))
+            {
+                self.peer_timer(id, timer);
+            }
+        }
+        self.finish();
+    }
+
+    // Commands.
+
+    /// Starts (`Some`) or stops (`None`) emitting templates paying `pay_to`.
+    pub fn set_mining(&mut self, now: Timestamp, pay_to: Option<Address>) {
+        self.advance(now);
+        self.mining = pay_to;
+        self.template_due = false;
+        match pay_to {
+            Some(address) => {
+                let template = self.ledger.template(address, self.now);
+                self.actions.push_back(Action::MineTemplate(template));
+            }
+            None => self.actions.push_back(Action::StopMining),
+        }
+    }
+
+    /// Sends an opaque signaling payload (a WebRTC offer, answer or candidate) to `to`
+    /// through the mesh: straight to it if linked, else through a peer that listed it
+    /// among its own. `to` receives it as [`Action::Signal`].
+    pub fn send_signal(&mut self, to: NodeId, payload: Vec<u8>) -> Result<(), SignalError> {
+        if payload.len() > MAX_SIGNAL_BYTES {
+            return Err(SignalError::TooLarge {
+                size: payload.len(),
+                max: MAX_SIGNAL_BYTES,
+            });
+        }
+        let via = if self.peers.get(&to).is_some_and(Peer::is_ready) {
+            to
+        } else {
+            let routes: Vec<NodeId> = self
+                .peers
+                .values()
+                .filter(|p| p.is_ready() && p.neighbours.contains(&to))
+                .map(|p| p.id)
+                .collect();
+            if routes.is_empty() {
+                return Err(SignalError::NoRoute);
+            }
+            routes[self.rng.index(routes.len())]
+        };
+        let from = self.id;
+        self.send(via, &Message::Relay { to, from, payload });
+        Ok(())
+    }
+
+    /// Says goodbye to every peer and lets them go: call it when the tab closes
+    /// (`pagehide`), then carry out the actions before closing the links.
+    pub fn shutdown(&mut self, now: Timestamp) {
+        self.advance(now);
+        let ids: Vec<NodeId> = self.peers.keys().copied().collect();
+        for id in ids {
+            self.drop_peer(id, DropReason::Shutdown);
+        }
+    }
+
+    // Output.
+
+    /// The next thing for the driver to do. Drain it after every `handle_*` call and
+    /// command.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// The next thing for the UI to show.
+    pub fn poll_event(&mut self) -> Option<NodeEvent> {
+        self.events.pop_front()
+    }
+
+    /// When [`Node::handle_timeout`] should next be called.
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        self.peers
+            .values()
+            .filter_map(|p| p.timers.next())
+            .chain(self.timers.next())
+            .min()
+    }
+
+    // Links.
+
+    fn advance(&mut self, now: Timestamp) {
+        self.now = self.now.max(now);
+    }
+
+    fn on_linked(&mut self, peer: NodeId, binding: Vec<u8>) {
+        let dialled = self.book.dial_done(&peer);
+        let refusal = if peer == self.id {
+            Some(HandshakeError::SelfConnection)
+        } else if self.peers.contains_key(&peer) {
+            Some(HandshakeError::DuplicateConnection)
+        } else if self.book.is_banned(&peer, self.now) {
+            Some(HandshakeError::Banned)
+        } else if !dialled && self.peers.len() >= self.config.max_peers {
+            Some(HandshakeError::TooManyPeers)
+        } else {
+            None
+        };
+        if let Some(error) = refusal {
+            let reason = DropReason::Refused(error);
+            if error != HandshakeError::DuplicateConnection {
+                // So that the dialler moves on at once. Not to a duplicate: the `Send`
+                // would go down the first link.
+                self.send(peer, &Message::Goodbye);
+            }
+            self.actions.push_back(Action::Disconnect { peer, reason });
+            self.record_drop(peer, reason);
+            return;
+        }
+        self.book.add(peer, self.now, &mut self.rng);
+        let version = Version::new(
+            &self.key,
+            self.ledger.chain().genesis_hash(),
+            self.height(),
+            self.tip(),
+            &binding,
+        );
+        self.peers
+            .insert(peer, Peer::new(peer, binding, &self.config, self.now));
+        self.events.push_back(NodeEvent::PeerState {
+            peer,
+            state: PeerState::Handshaking,
+        });
+        self.send(peer, &Message::Version(version));
+    }
+
+    /// Forgets `peer`, tells the driver to close its link (unless it is already
+    /// closed) and the UI why, and keeps it from being dialled for a while.
+    fn drop_peer(&mut self, peer: NodeId, reason: DropReason) {
+        let Some(state) = self.peers.get(&peer).map(|p| p.state) else {
+            return;
+        };
+        if !matches!(reason, DropReason::Closed | DropReason::Goodbye) {
+            // So that the other side drops us at once too, rather than after missed pongs.
+            self.send(peer, &Message::Goodbye);
+        }
+        self.peers.remove(&peer);
+        if reason != DropReason::Closed {
+            self.actions.push_back(Action::Disconnect { peer, reason });
+        }
+        self.record_drop(peer, reason);
+        let ban = match reason {
+            DropReason::Misbehaved(_) => true,
+            DropReason::Refused(error) => error.is_forgery(),
+            _ => false,
+        };
+        if ban {
+            self.book
+                .ban(peer, self.now.saturating_add(self.config.ban_ms));
+        } else {
+            let until = self.now.saturating_add(self.config.redial_after_ms);
+            self.book.back_off(peer, until);
+        }
+        if state != PeerState::Handshaking {
+            self.fetcher.peer_gone(peer);
+            self.fetch_due = true;
+        }
+        self.inv_outbox.remove(&peer);
+        if self.sync.peer() == Some(peer) {
+            self.sync.stop();
+            self.maybe_sync();
+        }
+    }
+
+    fn record_drop(&mut self, peer: NodeId, reason: DropReason) {
+        self.events
+            .push_back(NodeEvent::PeerDropped { peer, reason });
+        if self.config.dropped_history > 0 {
+            if self.dropped.len() == self.config.dropped_history {
+                self.dropped.pop_front();
+            }
+            self.dropped.push_back(DroppedPeer {
+                id: peer,
+                reason,
+                at: self.now,
+            });
+        }
+    }
+
+    fn misbehaved(&mut self, peer: NodeId, what: Misbehaviour) {
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        p.score = p.score.saturating_add(what.penalty());
+        let score = p.score;
+        self.events
+            .push_back(NodeEvent::Misbehaved { peer, what, score });
+        if score >= self.config.score_limit {
+            self.drop_peer(peer, DropReason::Misbehaved(what));
+        }
+    }
+
+    fn ready_peers(&self) -> Vec<NodeId> {
+        self.peers
+            .values()
+            .filter(|p| p.is_ready())
+            .map(|p| p.id)
+            .collect()
+    }
+
+    fn peer_timer(&mut self, peer: NodeId, timer: PeerTimer) {
+        match timer {
+            PeerTimer::Handshake => {
+                self.drop_peer(peer, DropReason::Refused(HandshakeError::Timeout));
+            }
+            PeerTimer::Ping => {
+                let nonce = self.rng.next_u64();
+                let next = self.now.saturating_add(self.config.ping_interval_ms);
+                if let Some(p) = self.peers.get_mut(&peer) {
+                    if let Some(liveness) = &mut p.liveness {
+                        liveness.ping_sent(nonce, self.now);
+                    }
+                    p.timers.set(PeerTimer::Ping, next);
+                }
+                self.send(peer, &Message::Ping { nonce });
+            }
+            PeerTimer::Stale => {
+                if let Some(p) = self.peers.get_mut(&peer) {
+                    p.state = PeerState::Stale;
+                    self.events.push_back(NodeEvent::PeerState {
+                        peer,
+                        state: PeerState::Stale,
+                    });
+                }
+            }
+            PeerTimer::Dead => self.drop_peer(peer, DropReason::Timeout),
+            PeerTimer::Headers => {
+                self.sync.stop();
+                self.misbehaved(peer, Misbehaviour::Withheld);
+                self.maybe_sync();
+            }
+        }
+    }
+
+    /// Dials known peers while below the target, and lets random peers go above the
+    /// maximum.
+    fn topology(&mut self) {
+        let until = self.now.saturating_add(self.config.redial_after_ms);
+        for peer in self.book.expired_dials(self.now) {
+            self.book.back_off(peer, until);
+        }
+        let linked = self.peers.len() + self.book.dialing();
+        if linked < self.config.target_peers {
+            let mut candidates = self
+                .book
+                .candidates(self.now, |id| self.peers.contains_key(id));
+            self.rng.shuffle(&mut candidates);
+            let wanted = (self.config.target_peers - linked).min(DIALS_PER_ROUND);
+            let deadline = self.now.saturating_add(self.config.dial_timeout_ms);
+            for peer in candidates.into_iter().take(wanted) {
+                self.book.dial(peer, deadline);
+                self.actions.push_back(Action::Connect { peer });
+            }
+        }
+        if self.peers.len() > self.config.max_peers {
+            let mut ready = self.ready_peers();
+            self.rng.shuffle(&mut ready);
+            let excess = self.peers.len() - self.config.max_peers;
+            for peer in ready.into_iter().take(excess) {
+                self.drop_peer(peer, DropReason::Trimmed);
+            }
+        }
+    }
+
+    // Messages.
+
+    fn send(&mut self, peer: NodeId, message: &Message) {
+        self.send_frame(peer, message.kind(), message.encode());
+    }
+
+    fn send_frame(&mut self, peer: NodeId, kind: MessageKind, bytes: Vec<u8>) {
+        if let Some(p) = self.peers.get_mut(&peer) {
+            p.bytes_out += bytes.len() as u64;
+        }
+        self.events.push_back(NodeEvent::MessageOut {
+            peer,
+            kind,
+            bytes: bytes.len(),
+        });
+        self.actions.push_back(Action::Send { peer, bytes });
+    }
+
+    fn on_frame(&mut self, peer: NodeId, bytes: &[u8]) {
+        let Some(p) = self.peers.get_mut(&peer) else {
+            // A frame that was under way when we dropped the peer.
+            return;
+        };
+        p.bytes_in += bytes.len() as u64;
+        let ready = p.is_ready();
+        let message = match Message::decode(bytes) {
+            Ok(message) => message,
+            Err(error) => return self.misbehaved(peer, Misbehaviour::Undecodable(error)),
+        };
+        let kind = message.kind();
+        self.events.push_back(NodeEvent::MessageIn {
+            peer,
+            kind,
+            bytes: bytes.len(),
+        });
+        match message {
+            Message::Goodbye => self.drop_peer(peer, DropReason::Goodbye),
+            Message::Version(version) => self.on_version(peer, version),
+            Message::Verack => self.on_verack(peer),
+            _ if !ready => self.misbehaved(peer, Misbehaviour::OutOfTurn(kind)),
+            Message::Ping { nonce } => self.send(peer, &Message::Pong { nonce }),
+            Message::Pong { nonce } => self.on_pong(peer, nonce),
+            Message::Inv(items) => self.on_inv(peer, items),
+            Message::GetData(items) => self.on_get_data(peer, items),
+            Message::NotFound(items) => self.on_not_found(peer, items),
+            Message::Block(block) => self.on_block(peer, block),
+            Message::Tx(tx) => self.on_tx(peer, tx),
+            Message::GetHeaders { locator, stop } => {
+                let headers = self
+                    .ledger
+                    .chain()
+                    .headers_after(&locator, stop, MAX_HEADERS);
+                self.send(peer, &Message::Headers(headers));
+            }
+            Message::Headers(headers) => self.on_headers(peer, &headers),
+            Message::GetPeers => {
+                let ids: Vec<NodeId> = self
+                    .ready_peers()
+                    .into_iter()
+                    .filter(|id| *id != peer)
+                    .take(MAX_PEERS_LISTED)
+                    .collect();
+                self.send(peer, &Message::Peers(ids));
+            }
+            Message::Peers(ids) => self.on_peers(peer, ids),
+            Message::Relay { to, from, payload } => self.on_relay(peer, to, from, payload),
+        }
+    }
+
+    fn on_version(&mut self, peer: NodeId, version: Version) {
+        let genesis = self.ledger.chain().genesis_hash();
+        let p = &self.peers[&peer];
+        if p.got_version {
+            return self.misbehaved(peer, Misbehaviour::OutOfTurn(MessageKind::Version));
+        }
+        if let Err(error) = version.check(peer, &self.public_key, genesis, &p.binding) {
+            return self.drop_peer(peer, DropReason::Refused(error));
+        }
+        let p = self.peers.get_mut(&peer).expect("checked above");
+        p.got_version = true;
+        p.best_height = version.best_height;
+        p.best_hash = version.best_hash;
+        let done = p.got_verack;
+        self.send(peer, &Message::Verack);
+        if done {
+            self.handshake_done(peer);
+        }
+    }
+
+    fn on_verack(&mut self, peer: NodeId) {
+        let p = self.peers.get_mut(&peer).expect("on_frame checked");
+        if !p.got_version || p.got_verack {
+            return self.misbehaved(peer, Misbehaviour::OutOfTurn(MessageKind::Verack));
+        }
+        p.got_verack = true;
+        self.handshake_done(peer);
+    }
+
+    fn handshake_done(&mut self, peer: NodeId) {
+        let p = self.peers.get_mut(&peer).expect("called for linked peers");
+        p.state = PeerState::Connected;
+        p.timers.stop(PeerTimer::Handshake);
+        p.liveness = Some(Liveness::new(self.now, self.config.rtt_history));
+        p.timers.set(
+            PeerTimer::Ping,
+            self.now.saturating_add(self.config.ping_interval_ms),
+        );
+        p.arm_liveness(&self.config);
+        let best_hash = p.best_hash;
+        let best_height = p.best_height;
+        self.events.push_back(NodeEvent::PeerState {
+            peer,
+            state: PeerState::Connected,
+        });
+        self.send(peer, &Message::GetPeers);
+        let waiting: Vec<InvItem> = self
+            .ledger
+            .mempool()
+            .by_priority()
+            .into_iter()
+            .take(MAX_INV_ITEMS)
+            .map(|entry| InvItem::Tx(entry.tx.id()))
+            .collect();
+        for item in waiting {
+            self.announce_to(peer, item);
+        }
+        if !self.knows_header(&best_hash)
+            && best_height >= self.height()
+            && self.sync.peer().is_none()
+        {
+            self.start_headers(peer);
+        }
+        self.fetch_due = true;
+    }
+
+    fn on_pong(&mut self, peer: NodeId, nonce: u64) {
+        let p = self.peers.get_mut(&peer).expect("on_frame checked");
+        let Some(liveness) = &mut p.liveness else {
+            return;
+        };
+        if let Pong::Answered { rtt_ms } = liveness.pong(nonce, self.now) {
+            p.arm_liveness(&self.config);
+            self.events.push_back(NodeEvent::Rtt { peer, rtt_ms });
+            if p.state == PeerState::Stale {
+                p.state = PeerState::Connected;
+                self.events.push_back(NodeEvent::PeerState {
+                    peer,
+                    state: PeerState::Connected,
+                });
+            }
+        }
+    }
+
+    fn on_peers(&mut self, peer: NodeId, ids: Vec<NodeId>) {
+        let own = self.id;
+        for id in &ids {
+            self.book.add(*id, self.now, &mut self.rng);
+        }
+        let p = self.peers.get_mut(&peer).expect("on_frame checked");
+        p.neighbours = ids.into_iter().filter(|id| *id != own).collect();
+    }
+
+    fn on_relay(&mut self, peer: NodeId, to: NodeId, from: NodeId, payload: Vec<u8>) {
+        let p = self.peers.get_mut(&peer).expect("on_frame checked");
+        if !p.relay_budget.take(1, self.now) {
+            return self.misbehaved(peer, Misbehaviour::RelayFlood);
+        }
+        if to == self.id {
+            // Either `peer` wrote it, or passed it on for `from` after checking that
+            // `from` is the link it came in on.
+            self.actions.push_back(Action::Signal { from, payload });
+        } else if from != peer {
+            // Only the author may ask for a hop: no spoofed senders, no longer routes.
+            self.misbehaved(peer, Misbehaviour::BadRelay);
+        } else if self.peers.get(&to).is_some_and(Peer::is_ready) {
+            self.send(to, &Message::Relay { to, from, payload });
+        }
+        // Otherwise the route is gone; the dialling side times out and tries elsewhere.
+    }
+
+    // Gossip.
+
+    fn on_inv(&mut self, peer: NodeId, items: Vec<InvItem>) {
+        let p = self.peers.get_mut(&peer).expect("on_frame checked");
+        if !p.inv_budget.take(items.len(), self.now) {
+            return self.misbehaved(peer, Misbehaviour::InvFlood);
+        }
+        let chain = self.ledger.chain();
+        let next_height = chain.height() + 1;
+        for item in items {
+            p.known.insert(item);
+            match item {
+                InvItem::Block(hash) => {
+                    if let Some(height) = chain.height_of(&hash) {
+                        p.best_height = p.best_height.max(height);
+                    } else if !chain.knows(&hash) {
+                        self.fetch_due |= self.fetcher.want(item, peer, next_height);
+                    }
+                }
+                InvItem::Tx(txid) => {
+                    if !self.ledger.mempool().contains(&txid) && !self.recent_txs.contains(&item) {
+                        self.fetch_due |= self.fetcher.want(item, peer, u64::MAX);
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_get_data(&mut self, peer: NodeId, items: Vec<InvItem>) {
+        let mut missing = Vec::new();
+        for item in items {
+            let frame = match item {
+                InvItem::Block(hash) => self
+                    .ledger
+                    .chain()
+                    .block(&hash)
+                    .map(|block| (MessageKind::Block, Message::block_frame(block))),
+                InvItem::Tx(txid) => self
+                    .ledger
+                    .mempool()
+                    .get(&txid)
+                    .map(|entry| (MessageKind::Tx, Message::tx_frame(&entry.tx))),
+            };
+            match frame {
+                Some((kind, bytes)) => {
+                    if let Some(p) = self.peers.get_mut(&peer) {
+                        p.known.insert(item);
+                    }
+                    self.send_frame(peer, kind, bytes);
+                }
+                None => missing.push(item),
+            }
+        }
+        if !missing.is_empty() {
+            self.send(peer, &Message::NotFound(missing));
+        }
+    }
+
+    fn on_not_found(&mut self, peer: NodeId, items: Vec<InvItem>) {
+        let p = self.peers.get_mut(&peer).expect("on_frame checked");
+        for item in items {
+            // A peer may honestly have lost a transaction (confirmed or evicted), so
+            // this is not blamed; what it never answers at all is.
+            if p.requested.remove(&item) {
+                self.fetcher.not_found(&item, peer);
+                self.fetch_due = true;
+            }
+        }
+    }
+
+    /// Marks `item` as delivered by `peer`; false if the peer was dropped for sending
+    /// it unasked.
+    fn delivered(&mut self, peer: NodeId, item: InvItem, kind: MessageKind) -> bool {
+        let p = self.peers.get_mut(&peer).expect("on_frame checked");
+        let requested = p.requested.remove(&item);
+        p.known.insert(item);
+        self.fetcher.received(&item);
+        self.fetch_due = true;
+        if !requested && self.config.gossip == Gossip::Pull {
+            self.misbehaved(peer, Misbehaviour::UnrequestedData(kind));
+        }
+        self.peers.contains_key(&peer)
+    }
+
+    fn on_block(&mut self, peer: NodeId, block: Block) {
+        if !self.delivered(peer, InvItem::Block(block.hash()), MessageKind::Block) {
+            return;
+        }
+        match self.accept_block(block, Origin::Peer(peer)) {
+            // A clock ahead of ours is not a lie; the block is simply not taken yet.
+            Ok(()) | Err(BlockError::TimeTooNew) => {}
+            Err(error) => self.misbehaved(peer, Misbehaviour::InvalidBlock(error)),
+        }
+    }
+
+    fn on_tx(&mut self, peer: NodeId, tx: Transaction) {
+        if !self.delivered(peer, InvItem::Tx(tx.id()), MessageKind::Tx) {
+            return;
+        }
+        if let Err(error) = self.add_tx(tx, Some(peer)) {
+            // Missing or already spent coins can be a race with a block; the rest an
+            // honest node never relays.
+            let blameless = matches!(
+                error,
+                MempoolError::Duplicate
+                    | MempoolError::Full
+                    | MempoolError::Invalid(TxError::MissingInput { .. })
+                    | MempoolError::Invalid(TxError::DoubleSpend { .. })
+            );
+            if !blameless {
+                self.misbehaved(peer, Misbehaviour::InvalidTx(error));
+            }
+        }
+    }
+
+    /// Queues an `Inv` (or, when flooding, the data itself) of `item` to every ready
+    /// peer not known to have it, except `except`.
+    fn announce(&mut self, item: InvItem, except: Option<NodeId>) {
+        let ids: Vec<NodeId> = self
+            .peers
+            .values()
+            .filter(|p| p.is_ready() && Some(p.id) != except && !p.known.contains(&item))
+            .map(|p| p.id)
+            .collect();
+        for peer in ids {
+            self.announce_to(peer, item);
+        }
+    }
+
+    fn announce_to(&mut self, peer: NodeId, item: InvItem) {
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        if !p.known.insert(item) {
+            return;
+        }
+        match self.config.gossip {
+            Gossip::Pull => self.inv_outbox.entry(peer).or_default().push(item),
+            Gossip::Flood => {
+                let frame = match item {
+                    InvItem::Block(hash) => self
+                        .ledger
+                        .chain()
+                        .block(&hash)
+                        .map(|block| (MessageKind::Block, Message::block_frame(block))),
+                    InvItem::Tx(txid) => self
+                        .ledger
+                        .mempool()
+                        .get(&txid)
+                        .map(|entry| (MessageKind::Tx, Message::tx_frame(&entry.tx))),
+                };
+                if let Some((kind, bytes)) = frame {
+                    self.send_frame(peer, kind, bytes);
+                }
+            }
+        }
+    }
+
+    // Blocks and transactions.
+
+    fn accept_block(&mut self, block: Block, origin: Origin) -> Result<(), BlockError> {
+        let hash = block.hash();
+        let accepted = self.ledger.submit_block(block, self.now);
+        self.sync.block_done(&hash);
+        match accepted? {
+            Accepted::Duplicate => {}
+            Accepted::Orphan { missing } => {
+                self.orphans.insert(hash, origin);
+                if let Some(peer) = origin.peer() {
+                    // Fetch the missing parent from whoever sent the child, and, since
+                    // more may be missing, ask that peer for headers too.
+                    let priority = self.height() + 1;
+                    self.fetch_due |= self.fetcher.want(InvItem::Block(missing), peer, priority);
+                    if self.sync.peer().is_none() {
+                        self.start_headers(peer);
+                    }
+                }
+            }
+            Accepted::Stored { tip_change } => self.block_stored(hash, origin, tip_change),
+        }
+        Ok(())
+    }
+
+    fn block_stored(&mut self, hash: Hash, origin: Origin, tip_change: Option<TipChange>) {
+        self.report_block(hash, origin);
+        // Orphans this block released joined the tree too.
+        let released: Vec<(Hash, Origin)> = self
+            .orphans
+            .iter()
+            .filter(|(h, _)| self.ledger.chain().block(h).is_some())
+            .map(|(h, o)| (*h, *o))
+            .collect();
+        for (h, o) in released {
+            self.orphans.remove(&h);
+            self.sync.block_done(&h);
+            self.report_block(h, o);
+        }
+        if self.orphans.len() > 2 * self.ledger.chain().params().max_orphans {
+            // The chain's pool evicted some; forget those.
+            let chain = self.ledger.chain();
+            self.orphans.retain(|h, _| chain.knows(h));
+        }
+        let Some(change) = tip_change else {
+            return;
+        };
+        let tip = self.tip();
+        self.events.push_back(NodeEvent::NewTip {
+            hash: tip,
+            height: self.height(),
+        });
+        if change.is_reorg() {
+            self.events.push_back(NodeEvent::Reorg {
+                fork_height: change.fork_height,
+                disconnected: change.disconnected.clone(),
+                connected: change.connected.clone(),
+            });
+        }
+        if origin != Origin::Storage {
+            let connected = &change.connected;
+            let skip = if connected.len() > ANNOUNCE_MAX_BLOCKS {
+                connected.len() - 1
+            } else {
+                0
+            };
+            for h in connected[skip..].to_vec() {
+                self.announce(InvItem::Block(h), origin.peer());
+            }
+        }
+        if change.is_reorg() {
+            // Payments of the abandoned branch are back in the mempool; peers that only
+            // saw them inside blocks need to hear of them as transactions.
+            let returned: Vec<TxId> = change
+                .disconnected
+                .iter()
+                .filter_map(|h| self.ledger.chain().block(h))
+                .flat_map(|b| b.transactions.iter().skip(1).map(Transaction::id))
+                .filter(|txid| self.ledger.mempool().contains(txid))
+                .collect();
+            for txid in returned {
+                self.announce(InvItem::Tx(txid), None);
+            }
+        }
+        self.template_due = true;
+        self.retry_orphan_txs();
+        self.release_sync_window();
+        self.report_sync();
+    }
+
+    fn report_block(&mut self, hash: Hash, origin: Origin) {
+        let chain = self.ledger.chain();
+        let (Some(height), Some(block)) = (chain.height_of(&hash), chain.block(&hash)) else {
+            return;
+        };
+        if origin != Origin::Storage {
+            self.actions.push_back(Action::StoreBlock(block.clone()));
+        }
+        self.events.push_back(NodeEvent::BlockAccepted {
+            hash,
+            height,
+            from: origin.peer(),
+        });
+    }
+
+    fn add_tx(&mut self, tx: Transaction, from: Option<NodeId>) -> Result<TxId, MempoolError> {
+        let item = InvItem::Tx(tx.id());
+        let waiting = from.map(|_| tx.clone());
+        match self.ledger.submit_tx(tx) {
+            Ok(txid) => {
+                self.recent_txs.insert(item);
+                self.announce(item, from);
+                self.template_due = true;
+                Ok(txid)
+            }
+            Err(error) => {
+                match (error, waiting) {
+                    (MempoolError::Invalid(TxError::MissingInput { .. }), Some(tx)) => {
+                        // Its coin may be in a block still on its way.
+                        if self.orphan_txs.len() == ORPHAN_TXS {
+                            self.orphan_txs.pop_front();
+                        }
+                        self.orphan_txs.push_back(tx);
+                    }
+                    (MempoolError::Full | MempoolError::Duplicate, _) => {}
+                    _ => {
+                        self.recent_txs.insert(item);
+                    }
+                }
+                Err(error)
+            }
+        }
+    }
+
+    fn retry_orphan_txs(&mut self) {
+        for tx in std::mem::take(&mut self.orphan_txs) {
+            let item = InvItem::Tx(tx.id());
+            match self.ledger.submit_tx(tx.clone()) {
+                Ok(_) => {
+                    self.recent_txs.insert(item);
+                    self.announce(item, None);
+                }
+                Err(MempoolError::Invalid(TxError::MissingInput { .. })) => {
+                    self.orphan_txs.push_back(tx);
+                }
+                Err(_) => {}
+            }
+        }
+    }
+
+    // Sync.
+
+    fn knows_header(&self, hash: &Hash) -> bool {
+        self.ledger.chain().knows(hash) || self.sync.has(hash)
+    }
+
+    fn start_headers(&mut self, peer: NodeId) {
+        let locator = self.ledger.chain().locator();
+        self.request_headers(peer, locator);
+    }
+
+    fn request_headers(&mut self, peer: NodeId, mut locator: Vec<Hash>) {
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        p.timers.set(
+            PeerTimer::Headers,
+            self.now.saturating_add(self.config.request_timeout_ms),
+        );
+        self.sync.start(peer);
+        locator.truncate(MAX_LOCATOR);
+        self.send(
+            peer,
+            &Message::GetHeaders {
+                locator,
+                stop: None,
+            },
+        );
+    }
+
+    /// Starts header sync with the peer furthest ahead whose best block we do not know.
+    fn maybe_sync(&mut self) {
+        if self.sync.peer().is_some() {
+            return;
+        }
+        let height = self.height();
+        let best = self
+            .peers
+            .values()
+            .filter(|p| p.is_ready() && p.best_height > height && !self.knows_header(&p.best_hash))
+            .max_by_key(|p| p.best_height)
+            .map(|p| p.id);
+        if let Some(peer) = best {
+            self.start_headers(peer);
+        }
+    }
+
+    fn on_headers(&mut self, peer: NodeId, headers: &[Header]) {
+        if self.sync.peer() != Some(peer) {
+            return self.misbehaved(peer, Misbehaviour::UnrequestedData(MessageKind::Headers));
+        }
+        if let Some(p) = self.peers.get_mut(&peer) {
+            p.timers.stop(PeerTimer::Headers);
+        }
+        match self.sync.add_headers(headers, self.ledger.chain()) {
+            Err(_) => {
+                self.sync.stop();
+                self.misbehaved(peer, Misbehaviour::InvalidHeaders);
+                self.maybe_sync();
+                return;
+            }
+            Ok(Some((last, height))) => {
+                if let Some(p) = self.peers.get_mut(&peer) {
+                    p.best_height = p.best_height.max(height);
+                }
+                if headers.len() == MAX_HEADERS {
+                    let mut locator = vec![last];
+                    locator.extend(self.ledger.chain().locator());
+                    self.request_headers(peer, locator);
+                } else {
+                    self.sync.stop();
+                }
+            }
+            Ok(None) => self.sync.stop(),
+        }
+        self.maybe_sync();
+        self.release_sync_window();
+        self.report_sync();
+    }
+
+    /// Hands the fetcher the pending blocks within the download window, each to be
+    /// asked of any peer whose chain reaches that high.
+    fn release_sync_window(&mut self) {
+        let window = self
+            .sync
+            .in_window(self.height(), self.config.download_window);
+        for (height, hash) in window {
+            if self.ledger.chain().knows(&hash) {
+                self.sync.block_done(&hash);
+                continue;
+            }
+            let item = InvItem::Block(hash);
+            for p in self.peers.values() {
+                if p.is_ready() && p.best_height >= height {
+                    self.fetch_due |= self.fetcher.want(item, p.id, height);
+                }
+            }
+        }
+    }
+
+    fn report_sync(&mut self) {
+        let height = self.height();
+        match self.sync.target() {
+            Some(target) if target > height => {
+                self.syncing = true;
+                self.events
+                    .push_back(NodeEvent::SyncProgress { height, target });
+            }
+            _ if self.syncing => {
+                self.syncing = false;
+                self.events.push_back(NodeEvent::SyncProgress {
+                    height,
+                    target: height,
+                });
+            }
+            _ => {}
+        }
+    }
+
+    // End of every call.
+
+    /// Sends what the call gathered: requests, announcements, a new template, the
+    /// mempool's new size; and sets the request timer.
+    fn finish(&mut self) {
+        if self.fetch_due {
+            self.fetch_due = false;
+            let mut free: BTreeMap<NodeId, usize> = self
+                .peers
+                .values()
+                .filter(|p| p.is_ready())
+                .map(|p| (p.id, p.free_slots(&self.config)))
+                .collect();
+            let assignment =
+                self.fetcher
+                    .assign(self.now, self.config.request_timeout_ms, &mut free);
+            for item in assignment.abandoned {
+                if let InvItem::Block(hash) = item {
+                    self.sync.block_done(&hash);
+                }
+            }
+            for (peer, items) in assignment.requests {
+                if let Some(p) = self.peers.get_mut(&peer) {
+                    p.requested.extend(items.iter().copied());
+                }
+                for chunk in items.chunks(MAX_INV_ITEMS) {
+                    self.send(peer, &Message::GetData(chunk.to_vec()));
+                }
+            }
+        }
+        for (peer, items) in std::mem::take(&mut self.inv_outbox) {
+            for chunk in items.chunks(MAX_INV_ITEMS) {
+                self.send(peer, &Message::Inv(chunk.to_vec()));
+            }
+        }
+        match self.fetcher.next_deadline() {
+            Some(at) => self.timers.set(NodeTimer::Requests, at),
+            None => self.timers.stop(NodeTimer::Requests),
+        }
+        if std::mem::take(&mut self.template_due) {
+            if let Some(address) = self.mining {
+                let template = self.ledger.template(address, self.now);
+                self.actions.push_back(Action::MineTemplate(template));
+            }
+        }
+        let mempool = self.ledger.mempool();
+        let shown = (mempool.len(), mempool.bytes());
+        if shown != self.mempool_shown {
+            self.mempool_shown = shown;
+            self.events.push_back(NodeEvent::MempoolChanged {
+                transactions: shown.0,
+                bytes: shown.1,
+            });
+        }
+    }
+}

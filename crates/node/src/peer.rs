@@ -1,0 +1,203 @@
+//! One link's state: where its handshake stands, its liveness and timers, what it is
+//! known to have, what we asked of it, its budgets and its misbehaviour score. The
+//! node-wide decisions that use it are in [`crate::node`].
+
+use std::collections::{BTreeSet, HashSet, VecDeque};
+
+use tabchain_core::{Hash, NodeId, Timestamp};
+
+use crate::config::Config;
+use crate::gossip::KnownSet;
+use crate::liveness::Liveness;
+use crate::message::InvItem;
+use crate::score::Budget;
+use crate::timer::{TimerKind, Timers};
+
+/// Inventory remembered per peer.
+const KNOWN_PER_PEER: usize = 4_096;
+
+/// Where a link stands, as the UI shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PeerState {
+    /// Linked; `Version`/`Verack` not done yet.
+    Handshaking,
+    /// Handshake done and answering pings.
+    Connected,
+    /// Handshake done but no pong for [`Config::stale_after_ms`]; dropped at
+    /// [`Config::drop_after_ms`].
+    Stale,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PeerTimer {
+    /// The handshake must be done by then.
+    Handshake,
+    /// Send the next ping.
+    Ping,
+    /// No pong for a while: show the peer as stale.
+    Stale,
+    /// No pong for too long: drop the peer.
+    Dead,
+    /// Our `GetHeaders` must be answered by then.
+    Headers,
+}
+
+impl TimerKind for PeerTimer {
+    const ALL: &'static [PeerTimer] = &[
+        PeerTimer::Handshake,
+        PeerTimer::Ping,
+        PeerTimer::Stale,
+        PeerTimer::Dead,
+        PeerTimer::Headers,
+    ];
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A linked peer. Read-only outside the crate: the getters are what a UI shows.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    pub(crate) id: NodeId,
+    pub(crate) binding: Vec<u8>,
+    pub(crate) state: PeerState,
+    pub(crate) linked_at: Timestamp,
+    pub(crate) got_version: bool,
+    pub(crate) got_verack: bool,
+    pub(crate) best_height: u64,
+    pub(crate) best_hash: Hash,
+    /// Set when the handshake is done.
+    pub(crate) liveness: Option<Liveness>,
+    pub(crate) timers: Timers<PeerTimer, 5>,
+    pub(crate) score: u32,
+    /// What it announced, sent, or was sent or announced by us.
+    pub(crate) known: KnownSet,
+    /// What we asked it for and it has not answered, late answers included.
+    pub(crate) requested: HashSet<InvItem>,
+    pub(crate) inv_budget: Budget,
+    pub(crate) relay_budget: Budget,
+    /// The peers it listed in its last `Peers`: where a `Relay` through it can go.
+    pub(crate) neighbours: BTreeSet<NodeId>,
+    pub(crate) bytes_in: u64,
+    pub(crate) bytes_out: u64,
+}
+
+impl Peer {
+    pub(crate) fn new(id: NodeId, binding: Vec<u8>, config: &Config, now: Timestamp) -> Peer {
+        let mut timers = Timers::new();
+        timers.set(
+            PeerTimer::Handshake,
+            now.saturating_add(config.handshake_timeout_ms),
+        );
+        Peer {
+            id,
+            binding,
+            state: PeerState::Handshaking,
+            linked_at: now,
+            got_version: false,
+            got_verack: false,
+            best_height: 0,
+            best_hash: Hash::ZERO,
+            liveness: None,
+            timers,
+            score: 0,
+            known: KnownSet::new(KNOWN_PER_PEER),
+            requested: HashSet::new(),
+            inv_budget: Budget::new(config.inv_burst, config.inv_per_sec, now),
+            relay_budget: Budget::new(config.relay_burst, config.relay_per_sec, now),
+            neighbours: BTreeSet::new(),
+            bytes_in: 0,
+            bytes_out: 0,
+        }
+    }
+
+    /// Whether the handshake is done (the peer is `Connected` or `Stale`).
+    pub fn is_ready(&self) -> bool {
+        self.state != PeerState::Handshaking
+    }
+
+    // Getters.
+
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    pub fn state(&self) -> PeerState {
+        self.state
+    }
+
+    /// When the driver reported the link.
+    pub fn linked_at(&self) -> Timestamp {
+        self.linked_at
+    }
+
+    /// Its best chain as far as we know: from its `Version`, raised by what it announces.
+    pub fn best_height(&self) -> u64 {
+        self.best_height
+    }
+
+    pub fn best_hash(&self) -> Hash {
+        self.best_hash
+    }
+
+    /// Smoothed round-trip time, once a pong has come.
+    pub fn rtt_ms(&self) -> Option<u64> {
+        self.liveness.as_ref().and_then(Liveness::smoothed_ms)
+    }
+
+    /// Recent round-trip times, oldest first, at most [`Config::rtt_history`].
+    pub fn rtt_history(&self) -> impl Iterator<Item = u64> + '_ {
+        self.liveness
+            .iter()
+            .flat_map(|l| l.samples().iter().copied())
+    }
+
+    /// When the last pong came (the handshake's end before the first).
+    pub fn last_pong(&self) -> Option<Timestamp> {
+        self.liveness.as_ref().map(Liveness::last_pong)
+    }
+
+    /// Misbehaviour points so far.
+    pub fn score(&self) -> u32 {
+        self.score
+    }
+
+    pub fn bytes_in(&self) -> u64 {
+        self.bytes_in
+    }
+
+    pub fn bytes_out(&self) -> u64 {
+        self.bytes_out
+    }
+
+    /// The peer's own peers, as it last listed them.
+    pub fn neighbours(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.neighbours.iter().copied()
+    }
+
+    pub(crate) fn free_slots(&self, config: &Config) -> usize {
+        config.max_in_flight.saturating_sub(self.requested.len())
+    }
+
+    /// Moves the liveness timers on from the last pong.
+    pub(crate) fn arm_liveness(&mut self, config: &Config) {
+        if let Some(liveness) = &self.liveness {
+            let last = liveness.last_pong();
+            self.timers
+                .set(PeerTimer::Stale, last.saturating_add(config.stale_after_ms));
+            self.timers
+                .set(PeerTimer::Dead, last.saturating_add(config.drop_after_ms));
+        }
+    }
+}
+
+/// A peer that was dropped, for the UI's list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DroppedPeer {
+    pub id: NodeId,
+    pub reason: crate::event::DropReason,
+    pub at: Timestamp,
+}
+
+/// Recent dropped peers, newest last.
+pub(crate) type DroppedList = VecDeque<DroppedPeer>;

@@ -1,0 +1,781 @@
+//! A deterministic network simulator: many [`Node`]s driven exactly as a browser driver
+//! drives one, over simulated links.
+//!
+//! One seed decides everything: keys, each node's RNG, link latencies, jitter, who mines
+//! which block, churn, adversaries. Virtual time jumps from one due job to the next, so
+//! minutes of network life take milliseconds. The simulator plays every driver's part:
+//! it carries frames between nodes, opens links when a `Connect` is answered (the offer
+//! and answer travel through the mesh with [`Node::send_signal`] when a route exists,
+//! else through a simulated signaling server), closes them, reports closes the far
+//! side notices late (as WebRTC does), and keeps what nodes ask it to store.
+//!
+//! [`Sim`] is the harness for hand-written scenarios; [`Scenario`] and [`run`] are the
+//! parameterised runs the `sim` binary and the larger tests use. [`Sim::check`] holds
+//! the invariants every run must keep.
+
+mod adversary;
+mod check;
+mod network;
+mod scenario;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use tabchain_core::{
+    pow, Address, Block, Hash, Ledger, NodeId, Params, SecretKey, Timestamp, Transaction, TxId,
+    Wallet,
+};
+
+use crate::event::{Action, DropReason, Event, NodeError, NodeEvent};
+use crate::message::{InvItem, Message, MessageKind};
+use crate::node::Node;
+use crate::random::Rng;
+use crate::Config;
+
+pub use adversary::AdversaryKind;
+pub use network::Wire;
+pub use scenario::{run, Report, Scenario};
+
+use network::{key, Link, Queue};
+
+/// Signaling payloads the simulated drivers exchange to open a link.
+const OFFER: u8 = 0;
+const ANSWER: u8 = 1;
+/// Node ids the simulated signaling server hands a joining node.
+const SERVER_LIST: usize = 16;
+
+/// How a simulation is set up.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub seed: u64,
+    pub wire: Wire,
+    /// Every node's configuration.
+    pub node: Config,
+    pub params: Params,
+    /// How long after one side closes a link the other side's WebRTC notices (NOTES.md:
+    /// `connectionState` went `disconnected` ~5.7 s after a tab closed).
+    pub close_notice_ms: u64,
+    /// Virtual time at the start.
+    pub start: Timestamp,
+}
+
+impl SimConfig {
+    /// 50 ms links, 10 Mbit/s, default node configuration, test difficulty with
+    /// `block_ms` as the target block time.
+    pub fn new(seed: u64, block_ms: u64) -> SimConfig {
+        let mut params = Params::for_tests("sim");
+        params.target_block_ms = block_ms.max(1);
+        SimConfig {
+            seed,
+            wire: Wire {
+                latency_ms: 50,
+                jitter_ms: 5,
+                bytes_per_ms: 1_250,
+            },
+            node: Config::default(),
+            params,
+            close_notice_ms: 5_000,
+            // A day after genesis, so that a preloaded chain fits before it.
+            start: tabchain_core::params::GENESIS_TIME.saturating_add(24 * 3600 * 1000),
+        }
+    }
+}
+
+/// What a simulated node is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Honest,
+    Adversary(AdversaryKind),
+}
+
+#[derive(Debug)]
+struct SimNode {
+    node: Node,
+    key_seed: [u8; 32],
+    role: Role,
+    alive: bool,
+    /// When this incarnation joined.
+    joined_at: Timestamp,
+    /// The wake-up queued for the node's timers.
+    wake: Option<Timestamp>,
+    mining: bool,
+    template: Option<Block>,
+    /// What the node asked to store, in order: what it reloads after a restart.
+    stored: Vec<Hash>,
+    side: u8,
+}
+
+#[derive(Debug)]
+enum Job {
+    Deliver {
+        from: usize,
+        to: usize,
+        epoch: u64,
+        bytes: Vec<u8>,
+    },
+    Wake {
+        node: usize,
+    },
+    /// A signaling payload through the server.
+    ServerSignal {
+        from: usize,
+        to: usize,
+        payload: Vec<u8>,
+    },
+    Open {
+        a: usize,
+        b: usize,
+    },
+    /// `node` notices that `peer` closed their link.
+    Notice {
+        node: usize,
+        peer: usize,
+        epoch: u64,
+    },
+    Adversary {
+        node: usize,
+    },
+}
+
+/// A block mined in the simulation, and when each node took it in.
+#[derive(Debug, Clone)]
+pub(crate) struct BlockRecord {
+    pub(crate) mined_at: Timestamp,
+    pub(crate) miner: usize,
+    /// Its frame size.
+    pub(crate) size: usize,
+    /// Node, time, and whether it came from a peer (not mined or reloaded).
+    pub(crate) arrivals: Vec<(usize, Timestamp, bool)>,
+}
+
+/// A peer drop some node decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DropRecord {
+    pub at: Timestamp,
+    pub node: usize,
+    pub peer: usize,
+    pub reason: DropReason,
+}
+
+/// Counters over the frames honest nodes received from honest nodes.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Stats {
+    pub(crate) frames: u64,
+    pub(crate) bytes: u64,
+    pub(crate) block_frames: u64,
+    pub(crate) block_frame_bytes: u64,
+    pub(crate) inv_block_items: u64,
+    /// Frames lost to a partition.
+    pub(crate) cut: u64,
+    pub(crate) signals_mesh: u64,
+    pub(crate) signals_server: u64,
+}
+
+/// The simulated network.
+#[derive(Debug)]
+pub struct Sim {
+    config: SimConfig,
+    rng: Rng,
+    now: Timestamp,
+    queue: Queue<Job>,
+    nodes: Vec<SimNode>,
+    index: HashMap<NodeId, usize>,
+    links: BTreeMap<(usize, usize), Link>,
+    next_epoch: u64,
+    /// Dials waiting for their answer: (dialler, target).
+    dials: BTreeSet<(usize, usize)>,
+    partitioned: bool,
+    /// Every block any node stored, to reload restarted nodes from.
+    store: HashMap<Hash, Block>,
+    blocks: BTreeMap<Hash, BlockRecord>,
+    /// Blocks adversaries made invalid on purpose.
+    bad_blocks: BTreeMap<Hash, Block>,
+    txs: Vec<Transaction>,
+    drops: Vec<DropRecord>,
+    stats: Stats,
+}
+
+impl Sim {
+    pub fn new(config: SimConfig) -> Sim {
+        Sim {
+            rng: Rng::new(config.seed),
+            now: config.start,
+            config,
+            queue: Queue::new(),
+            nodes: Vec::new(),
+            index: HashMap::new(),
+            links: BTreeMap::new(),
+            next_epoch: 0,
+            dials: BTreeSet::new(),
+            partitioned: false,
+            store: HashMap::new(),
+            blocks: BTreeMap::new(),
+            bad_blocks: BTreeMap::new(),
+            txs: Vec::new(),
+            drops: Vec::new(),
+            stats: Stats::default(),
+        }
+    }
+
+    // Getters.
+
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    pub fn node(&self, i: usize) -> &Node {
+        &self.nodes[i].node
+    }
+
+    pub fn is_alive(&self, i: usize) -> bool {
+        self.nodes[i].alive
+    }
+
+    pub fn role(&self, i: usize) -> Role {
+        self.nodes[i].role
+    }
+
+    /// The simulation index of a node id.
+    pub fn index_of(&self, id: &NodeId) -> Option<usize> {
+        self.index.get(id).copied()
+    }
+
+    pub fn address(&self, i: usize) -> Address {
+        SecretKey::from_seed(self.nodes[i].key_seed)
+            .public_key()
+            .address()
+    }
+
+    /// Live honest nodes.
+    pub fn live_honest(&self) -> Vec<usize> {
+        (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].alive && self.nodes[i].role == Role::Honest)
+            .collect()
+    }
+
+    /// Every peer drop any node decided, in order.
+    pub fn drops(&self) -> &[DropRecord] {
+        &self.drops
+    }
+
+    /// Open links.
+    pub fn links(&self) -> usize {
+        self.links.len()
+    }
+
+    /// Whether every live honest node has the same tip.
+    pub fn converged(&self) -> bool {
+        let mut tips = self.live_honest().into_iter().map(|i| self.node(i).tip());
+        let first = tips.next();
+        tips.all(|tip| Some(tip) == first)
+    }
+
+    // Commands.
+
+    /// A new node joins now: it gets a few ids from the "signaling server" and dials.
+    pub fn add_node(&mut self, role: Role) -> usize {
+        let key_seed = self.rng.bytes32();
+        let i = self.nodes.len();
+        let node = self.fresh_node(key_seed);
+        self.index.insert(node.id(), i);
+        self.nodes.push(SimNode {
+            node,
+            key_seed,
+            role,
+            alive: true,
+            joined_at: self.now,
+            wake: None,
+            mining: false,
+            template: None,
+            stored: Vec::new(),
+            side: 0,
+        });
+        self.introduce(i);
+        if let Role::Adversary(_) = role {
+            let at = self.now.saturating_add(200);
+            self.queue.push(at, Job::Adversary { node: i });
+        }
+        i
+    }
+
+    /// Switches node `i`'s mining on, so that [`Sim::mine`] can pick it.
+    pub fn set_miner(&mut self, i: usize) {
+        self.nodes[i].mining = true;
+        let address = self.address(i);
+        let now = self.now;
+        self.nodes[i].node.set_mining(now, Some(address));
+        self.after_call(i);
+    }
+
+    /// Node `i` finds a block now on its latest template.
+    pub fn mine(&mut self, i: usize) -> Result<Hash, NodeError> {
+        if !self.nodes[i].mining {
+            self.set_miner(i);
+        }
+        let mut block = self.nodes[i]
+            .template
+            .clone()
+            .expect("a miner always has a template");
+        block.header.time = block.header.time.max(self.now);
+        assert!(pow::solve(&mut block.header), "test difficulty is solvable");
+        let hash = block.hash();
+        self.blocks.insert(
+            hash,
+            BlockRecord {
+                mined_at: self.now,
+                miner: i,
+                size: Message::block_frame(&block).len(),
+                arrivals: Vec::new(),
+            },
+        );
+        let result = self.call(i, Event::MinedBlock(block));
+        result.map(|()| hash)
+    }
+
+    /// Node `i` pays `amount` to node `to` from its coins, if it has enough.
+    pub fn pay(&mut self, i: usize, to: usize, amount: u64, fee: u64) -> Option<TxId> {
+        let wallet = Wallet::new(SecretKey::from_seed(self.nodes[i].key_seed));
+        let coins = self.node(i).ledger().spendable(&wallet.address());
+        let tx = wallet.pay(&coins, self.address(to), amount, fee).ok()?;
+        let txid = tx.id();
+        self.call(i, Event::SubmitTx(tx.clone())).ok()?;
+        self.txs.push(tx);
+        Some(txid)
+    }
+
+    /// Hands node `i` stored blocks, as a reloaded tab would.
+    pub fn load(&mut self, i: usize, blocks: &[Block]) {
+        for block in blocks {
+            self.store.insert(block.hash(), block.clone());
+            self.nodes[i].stored.push(block.hash());
+            let now = self.now;
+            let _ = self.nodes[i]
+                .node
+                .handle_event(now, Event::LoadBlock(block.clone()));
+        }
+        self.after_call(i);
+    }
+
+    /// A chain of `count` blocks paying `pay_to`, timed one target block time apart and
+    /// ending now, outside any node.
+    pub fn build_chain(&mut self, count: usize, pay_to: Address) -> Vec<Block> {
+        let params = self.config.params.clone();
+        let mut ledger = Ledger::new(params.clone());
+        let start = self
+            .now
+            .millis()
+            .saturating_sub(count as u64 * params.target_block_ms);
+        (1..=count as u64)
+            .map(|n| {
+                let time = Timestamp(start + n * params.target_block_ms);
+                let mut block = ledger.template(pay_to, time);
+                assert!(pow::solve(&mut block.header));
+                ledger
+                    .submit_block(block.clone(), time)
+                    .expect("built on its own tip");
+                block
+            })
+            .collect()
+    }
+
+    /// Node `i` closes: it says goodbye to its peers and is gone.
+    pub fn leave(&mut self, i: usize) {
+        let now = self.now;
+        self.nodes[i].node.shutdown(now);
+        self.after_call(i);
+        self.kill(i);
+    }
+
+    /// Node `i` dies without a word.
+    pub fn crash(&mut self, i: usize) {
+        self.kill(i);
+    }
+
+    /// Node `i` comes back (a reloaded tab): same key, a fresh node that reloads the
+    /// blocks it had stored.
+    pub fn rejoin(&mut self, i: usize) {
+        assert!(!self.nodes[i].alive, "rejoin a node that left");
+        let node = self.fresh_node(self.nodes[i].key_seed);
+        let n = &mut self.nodes[i];
+        n.node = node;
+        n.alive = true;
+        n.joined_at = self.now;
+        n.wake = None;
+        n.template = None;
+        let stored: Vec<Block> = n.stored.iter().map(|h| self.store[h].clone()).collect();
+        n.stored.clear();
+        self.load(i, &stored);
+        if self.nodes[i].mining {
+            self.set_miner(i);
+        }
+        self.introduce(i);
+    }
+
+    /// Cuts the network in two: frames and new links between sides are lost.
+    pub fn partition(&mut self, side_of: impl Fn(usize) -> bool) {
+        for (i, node) in self.nodes.iter_mut().enumerate() {
+            node.side = u8::from(side_of(i));
+        }
+        self.partitioned = true;
+    }
+
+    pub fn heal(&mut self) {
+        self.partitioned = false;
+    }
+
+    /// Runs every job due up to `until`, then sets the clock there.
+    pub fn run_until(&mut self, until: Timestamp) {
+        while let Some(at) = self.queue.peek_at() {
+            if at > until {
+                break;
+            }
+            let due = self.queue.pop().expect("peeked");
+            self.now = self.now.max(due.at);
+            self.run_job(due.job);
+        }
+        self.now = self.now.max(until);
+    }
+
+    pub fn run_for(&mut self, ms: u64) {
+        self.run_until(self.now.saturating_add(ms));
+    }
+
+    // The driver's part.
+
+    fn fresh_node(&mut self, key_seed: [u8; 32]) -> Node {
+        let seed = self.rng.next_u64();
+        Node::new(
+            self.config.node.clone(),
+            SecretKey::from_seed(key_seed),
+            self.config.params.clone(),
+            seed,
+            self.now,
+        )
+    }
+
+    /// The signaling server's list for a joining node: a sample of live nodes on its
+    /// side of any partition.
+    fn introduce(&mut self, i: usize) {
+        let mut others: Vec<usize> = (0..self.nodes.len())
+            .filter(|&j| j != i && self.nodes[j].alive && !self.cut(i, j))
+            .collect();
+        self.rng.shuffle(&mut others);
+        let ids = others
+            .into_iter()
+            .take(SERVER_LIST)
+            .map(|j| self.nodes[j].node.id())
+            .collect();
+        let _ = self.call(i, Event::PeersKnown(ids));
+    }
+
+    fn kill(&mut self, i: usize) {
+        self.nodes[i].alive = false;
+        self.nodes[i].wake = None;
+        self.dials.retain(|(a, b)| *a != i && *b != i);
+        let mine: Vec<(usize, usize)> = self
+            .links
+            .keys()
+            .filter(|(a, b)| *a == i || *b == i)
+            .copied()
+            .collect();
+        for pair in mine {
+            let other = if pair.0 == i { pair.1 } else { pair.0 };
+            self.close(i, other);
+        }
+    }
+
+    fn cut(&self, a: usize, b: usize) -> bool {
+        self.partitioned && self.nodes[a].side != self.nodes[b].side
+    }
+
+    fn call(&mut self, i: usize, event: Event) -> Result<(), NodeError> {
+        let now = self.now;
+        let result = self.nodes[i].node.handle_event(now, event);
+        self.after_call(i);
+        result
+    }
+
+    /// Carries out node `i`'s actions, reads its events, and queues its next wake-up.
+    fn after_call(&mut self, i: usize) {
+        while let Some(action) = self.nodes[i].node.poll_action() {
+            match action {
+                Action::Send { peer, bytes } => {
+                    if let Some(j) = self.index_of(&peer) {
+                        if !self.withholds(i, &bytes) {
+                            self.transmit(i, j, bytes);
+                        }
+                    }
+                }
+                Action::Disconnect { peer, .. } => {
+                    if let Some(j) = self.index_of(&peer) {
+                        self.close(i, j);
+                    }
+                }
+                Action::Connect { peer } => {
+                    if let Some(j) = self.index_of(&peer) {
+                        self.dials.insert((i, j));
+                        self.signal(i, j, vec![OFFER]);
+                    }
+                }
+                Action::Signal { from, payload } => {
+                    if let Some(j) = self.index_of(&from) {
+                        self.on_signal(i, j, &payload);
+                    }
+                }
+                Action::MineTemplate(block) => self.nodes[i].template = Some(block),
+                Action::StopMining => self.nodes[i].template = None,
+                Action::StoreBlock(block) => {
+                    let hash = block.hash();
+                    self.nodes[i].stored.push(hash);
+                    self.store.entry(hash).or_insert(block);
+                }
+            }
+        }
+        while let Some(event) = self.nodes[i].node.poll_event() {
+            match event {
+                NodeEvent::BlockAccepted { hash, from, .. } => {
+                    if let Some(record) = self.blocks.get_mut(&hash) {
+                        record.arrivals.push((i, self.now, from.is_some()));
+                    }
+                }
+                NodeEvent::PeerDropped { peer, reason } => {
+                    if let Some(j) = self.index_of(&peer) {
+                        self.drops.push(DropRecord {
+                            at: self.now,
+                            node: i,
+                            peer: j,
+                            reason,
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        let next = self.nodes[i].node.poll_timeout();
+        if self.nodes[i].alive && next.is_some() && next != self.nodes[i].wake {
+            self.nodes[i].wake = next;
+            let at = next.expect("checked").max(self.now);
+            self.queue.push(at, Job::Wake { node: i });
+        }
+    }
+
+    /// Puts a frame from `from` on its link to `to`.
+    fn transmit(&mut self, from: usize, to: usize, bytes: Vec<u8>) {
+        let (pair, dir) = key(from, to);
+        let cut = self.cut(from, to);
+        let Some(link) = self.links.get_mut(&pair) else {
+            return;
+        };
+        if !link.open[dir] {
+            return;
+        }
+        if cut {
+            self.stats.cut += 1;
+            return;
+        }
+        let at = self
+            .config
+            .wire
+            .arrival(link, dir, bytes.len(), self.now, &mut self.rng);
+        let epoch = link.epoch;
+        self.queue.push(
+            at,
+            Job::Deliver {
+                from,
+                to,
+                epoch,
+                bytes,
+            },
+        );
+    }
+
+    /// `from` closes its side of the link to `to`; `to` notices later, unless it closes
+    /// its side first (as after a `Goodbye`).
+    fn close(&mut self, from: usize, to: usize) {
+        let (pair, dir) = key(from, to);
+        let Some(link) = self.links.get_mut(&pair) else {
+            return;
+        };
+        link.open[dir] = false;
+        if !link.open[1 - dir] {
+            self.links.remove(&pair);
+            return;
+        }
+        let epoch = link.epoch;
+        let at = self.now.saturating_add(self.config.close_notice_ms);
+        self.queue.push(
+            at,
+            Job::Notice {
+                node: to,
+                peer: from,
+                epoch,
+            },
+        );
+    }
+
+    /// Sends a signaling payload: through the mesh if `from`'s node finds a route, else
+    /// through the server (a round trip to it).
+    fn signal(&mut self, from: usize, to: usize, payload: Vec<u8>) {
+        let to_id = self.nodes[to].node.id();
+        if self.nodes[from]
+            .node
+            .send_signal(to_id, payload.clone())
+            .is_ok()
+        {
+            self.stats.signals_mesh += 1;
+            return;
+        }
+        self.stats.signals_server += 1;
+        let at = self.now.saturating_add(2 * self.config.wire.latency_ms);
+        self.queue.push(at, Job::ServerSignal { from, to, payload });
+    }
+
+    /// Node `i`'s driver got a signaling payload from `j`.
+    fn on_signal(&mut self, i: usize, j: usize, payload: &[u8]) {
+        let linked = self.links.contains_key(&key(i, j).0);
+        match payload.first() {
+            Some(&OFFER) if !linked => self.signal(i, j, vec![ANSWER]),
+            Some(&ANSWER) if !linked && self.dials.remove(&(i, j)) => {
+                // ICE and DTLS take about another round trip.
+                let at = self.now.saturating_add(2 * self.config.wire.latency_ms);
+                self.queue.push(at, Job::Open { a: i, b: j });
+            }
+            _ => {}
+        }
+    }
+
+    fn run_job(&mut self, job: Job) {
+        match job {
+            Job::Deliver {
+                from,
+                to,
+                epoch,
+                bytes,
+            } => self.deliver(from, to, epoch, bytes),
+            Job::Wake { node } => {
+                let at = self.now;
+                if self.nodes[node].alive && self.nodes[node].wake == Some(at) {
+                    self.nodes[node].wake = None;
+                    self.nodes[node].node.handle_timeout(at);
+                    self.after_call(node);
+                }
+            }
+            Job::ServerSignal { from, to, payload } => {
+                if self.nodes[to].alive && !self.cut(from, to) {
+                    self.on_signal(to, from, &payload);
+                    self.after_call(to);
+                }
+            }
+            Job::Open { a, b } => self.open(a, b),
+            Job::Notice { node, peer, epoch } => {
+                let (pair, dir) = key(node, peer);
+                let current = self
+                    .links
+                    .get(&pair)
+                    .is_some_and(|l| l.epoch == epoch && l.open[dir]);
+                if current {
+                    self.links.remove(&pair);
+                    if self.nodes[node].alive {
+                        let peer = self.nodes[peer].node.id();
+                        let _ = self.call(node, Event::PeerDisconnected { peer });
+                    }
+                }
+            }
+            Job::Adversary { node } => {
+                if self.nodes[node].alive {
+                    self.adversary_tick(node);
+                    let at = self.now.saturating_add(200 + self.rng.below(100));
+                    self.queue.push(at, Job::Adversary { node });
+                }
+            }
+        }
+    }
+
+    fn open(&mut self, a: usize, b: usize) {
+        let (pair, _) = key(a, b);
+        let b_id = self.nodes[b].node.id();
+        if self.links.contains_key(&pair)
+            || !self.nodes[a].alive
+            || !self.nodes[b].alive
+            || self.cut(a, b)
+        {
+            if self.nodes[a].alive {
+                let _ = self.call(a, Event::DialFailed { peer: b_id });
+            }
+            return;
+        }
+        self.next_epoch += 1;
+        let epoch = self.next_epoch;
+        let latency_ms = self.config.wire.link_latency(&mut self.rng);
+        self.links.insert(
+            pair,
+            Link {
+                epoch,
+                latency_ms,
+                busy_until: [self.now; 2],
+                open: [true; 2],
+            },
+        );
+        // Both sides compute the same bytes, as two DTLS fingerprints sorted and joined.
+        let binding = epoch.to_le_bytes().to_vec();
+        let a_id = self.nodes[a].node.id();
+        let _ = self.call(
+            a,
+            Event::PeerConnected {
+                peer: b_id,
+                binding: binding.clone(),
+            },
+        );
+        let _ = self.call(
+            b,
+            Event::PeerConnected {
+                peer: a_id,
+                binding,
+            },
+        );
+    }
+
+    fn deliver(&mut self, from: usize, to: usize, epoch: u64, bytes: Vec<u8>) {
+        let (pair, dir) = key(to, from);
+        let current = self
+            .links
+            .get(&pair)
+            .is_some_and(|l| l.epoch == epoch && l.open[dir]);
+        if !current || !self.nodes[to].alive {
+            return;
+        }
+        if self.nodes[to].role == Role::Honest && self.nodes[from].role == Role::Honest {
+            self.count(&bytes);
+        }
+        self.intercept(to, from, &bytes);
+        let peer = self.nodes[from].node.id();
+        let _ = self.call(to, Event::Message { peer, bytes });
+    }
+
+    fn count(&mut self, bytes: &[u8]) {
+        self.stats.frames += 1;
+        self.stats.bytes += bytes.len() as u64;
+        match MessageKind::of_frame(bytes) {
+            Some(MessageKind::Block) => {
+                self.stats.block_frames += 1;
+                self.stats.block_frame_bytes += bytes.len() as u64;
+            }
+            Some(MessageKind::Inv) => {
+                if let Ok(Message::Inv(items)) = Message::decode(bytes) {
+                    self.stats.inv_block_items += items
+                        .iter()
+                        .filter(|item| matches!(item, InvItem::Block(_)))
+                        .count() as u64;
+                }
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! The simulated wire: links with a latency drawn per link, jitter per message and a
+//! bandwidth, kept in order per direction as a data channel is; partitions; and the
+//! queue of everything due to happen, ordered by time and then by when it was queued.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+use tabchain_core::Timestamp;
+
+use crate::random::Rng;
+
+/// One link between two nodes, `a < b`.
+#[derive(Debug, Clone)]
+pub(crate) struct Link {
+    /// Tells this link from an earlier one between the same two nodes.
+    pub(crate) epoch: u64,
+    pub(crate) latency_ms: u64,
+    /// When the last frame each way arrives (a→b, b→a): no frame overtakes another.
+    pub(crate) busy_until: [Timestamp; 2],
+    /// Whether each side (a, b) still has the link open.
+    pub(crate) open: [bool; 2],
+}
+
+/// The link table key and which direction `from` sends in.
+pub(crate) fn key(from: usize, to: usize) -> ((usize, usize), usize) {
+    if from < to {
+        ((from, to), 0)
+    } else {
+        ((to, from), 1)
+    }
+}
+
+/// How frames move.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Wire {
+    /// Mean one-way latency; each link draws its own uniformly in [mean/2, 3·mean/2].
+    pub latency_ms: u64,
+    /// Each frame waits up to this much more, uniformly.
+    pub jitter_ms: u64,
+    /// Bytes per millisecond each way (1250 = 10 Mbit/s).
+    pub bytes_per_ms: u64,
+}
+
+impl Wire {
+    pub(crate) fn link_latency(&self, rng: &mut Rng) -> u64 {
+        self.latency_ms / 2 + rng.below(self.latency_ms + 1)
+    }
+
+    /// When a frame of `size` bytes sent at `now` on `link` in direction `dir` arrives.
+    pub(crate) fn arrival(
+        &self,
+        link: &mut Link,
+        dir: usize,
+        size: usize,
+        now: Timestamp,
+        rng: &mut Rng,
+    ) -> Timestamp {
+        let jitter = rng.below(self.jitter_ms + 1);
+        let transfer = size as u64 / self.bytes_per_ms.max(1);
+        let at = now
+            .saturating_add(link.latency_ms + jitter + transfer)
+            .max(link.busy_until[dir]);
+        link.busy_until[dir] = at;
+        at
+    }
+}
+
+/// Something due at a time.
+#[derive(Debug)]
+pub(crate) struct Due<J> {
+    pub(crate) at: Timestamp,
+    seq: u64,
+    pub(crate) job: J,
+}
+
+impl<J> PartialEq for Due<J> {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+
+impl<J> Eq for Due<J> {}
+
+impl<J> PartialOrd for Due<J> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<J> Ord for Due<J> {
+    /// Reversed, so that the max-heap pops the earliest (and, at equal times, the
+    /// first queued) job.
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.at, other.seq).cmp(&(self.at, self.seq))
+    }
+}
+
+/// The event queue: time jumps from one due job to the next.
+#[derive(Debug)]
+pub(crate) struct Queue<J> {
+    heap: BinaryHeap<Due<J>>,
+    seq: u64,
+}
+
+impl<J> Queue<J> {
+    pub(crate) fn new() -> Queue<J> {
+        Queue {
+            heap: BinaryHeap::new(),
+            seq: 0,
+        }
+    }
+
+    pub(crate) fn push(&mut self, at: Timestamp, job: J) {
+        self.seq += 1;
+        self.heap.push(Due {
+            at,
+            seq: self.seq,
+            job,
+        });
+    }
+
+    pub(crate) fn peek_at(&self) -> Option<Timestamp> {
+        self.heap.peek().map(|due| due.at)
+    }
+
+    pub(crate) fn pop(&mut self) -> Option<Due<J>> {
+        self.heap.pop()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_keep_their_order_and_the_queue_its_times() {
+        let wire = Wire {
+            latency_ms: 10,
+            jitter_ms: 50,
+            bytes_per_ms: 1,
+        };
+        let mut rng = Rng::new(3);
+        let mut link = Link {
+            epoch: 0,
+            latency_ms: 10,
+            busy_until: [Timestamp(0); 2],
+            open: [true; 2],
+        };
+        let mut last = Timestamp(0);
+        for i in 0..100 {
+            let at = wire.arrival(&mut link, 0, 5, Timestamp(i), &mut rng);
+            assert!(at >= last && at >= Timestamp(i + 15));
+            last = at;
+        }
+        let mut queue = Queue::new();
+        queue.push(Timestamp(5), "b");
+        queue.push(Timestamp(1), "a");
+        queue.push(Timestamp(5), "c");
+        let order: Vec<_> = std::iter::from_fn(|| queue.pop().map(|d| d.job)).collect();
+        assert_eq!(order, ["a", "b", "c"]);
+    }
+}

@@ -1,0 +1,161 @@
+//! Header-first sync: headers are fetched from one peer at a time (cheap, and they show
+//! at once how far behind this node is); the blocks they name are then fetched from
+//! every peer that has them, a window at a time so that the chain's orphan pool can hold
+//! whatever arrives out of order.
+
+use std::collections::{BTreeSet, HashMap};
+
+use tabchain_core::{Chain, Hash, Header, NodeId};
+
+/// Why a `Headers` reply was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum HeadersError {
+    #[error("the first header's parent is unknown")]
+    UnknownStart,
+    #[error("header {0} does not follow the one before it")]
+    Broken(usize),
+    #[error("header {0} lacks its proof of work")]
+    BadPow(usize),
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct HeaderSync {
+    /// The peer whose `Headers` we are waiting for.
+    peer: Option<NodeId>,
+    /// Headers whose blocks are not stored yet: their heights.
+    pending: HashMap<Hash, u64>,
+    /// The same, in height order; those within the window are being fetched.
+    by_height: BTreeSet<(u64, Hash)>,
+}
+
+impl HeaderSync {
+    pub(crate) fn peer(&self) -> Option<NodeId> {
+        self.peer
+    }
+
+    pub(crate) fn start(&mut self, peer: NodeId) {
+        self.peer = Some(peer);
+    }
+
+    pub(crate) fn stop(&mut self) {
+        self.peer = None;
+    }
+
+    /// The highest header known: what the UI shows sync progress against.
+    pub(crate) fn target(&self) -> Option<u64> {
+        self.by_height.last().map(|(height, _)| *height)
+    }
+
+    /// Whether this header is pending (its block is not stored yet).
+    pub(crate) fn has(&self, hash: &Hash) -> bool {
+        self.pending.contains_key(hash)
+    }
+
+    /// Takes in a `Headers` reply. Every header must follow the one before, carry its
+    /// proof of work, and the first must follow a block or header we know. Returns the
+    /// last header's hash and height, if any.
+    pub(crate) fn add_headers(
+        &mut self,
+        headers: &[Header],
+        chain: &Chain,
+    ) -> Result<Option<(Hash, u64)>, HeadersError> {
+        let Some(first) = headers.first() else {
+            return Ok(None);
+        };
+        let mut height = chain
+            .height_of(&first.prev)
+            .or_else(|| self.pending.get(&first.prev).copied())
+            .ok_or(HeadersError::UnknownStart)?;
+        let mut prev = first.prev;
+        for (i, header) in headers.iter().enumerate() {
+            if header.prev != prev {
+                return Err(HeadersError::Broken(i));
+            }
+            if !header.meets_difficulty() {
+                return Err(HeadersError::BadPow(i));
+            }
+            prev = header.hash();
+            height += 1;
+        }
+        let mut height = height - headers.len() as u64;
+        for header in headers {
+            height += 1;
+            let hash = header.hash();
+            if !chain.knows(&hash) && self.pending.insert(hash, height).is_none() {
+                self.by_height.insert((height, hash));
+            }
+        }
+        Ok(Some((prev, height)))
+    }
+
+    /// A block arrived (or was refused): its header is no longer pending.
+    pub(crate) fn block_done(&mut self, hash: &Hash) {
+        if let Some(height) = self.pending.remove(hash) {
+            self.by_height.remove(&(height, *hash));
+        }
+    }
+
+    /// Pending blocks within `window` of `tip_height`, lowest first, to be fetched.
+    pub(crate) fn in_window(&self, tip_height: u64, window: u64) -> Vec<(u64, Hash)> {
+        self.by_height
+            .range(..=(tip_height.saturating_add(window), Hash([0xff; 32])))
+            .copied()
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tabchain_core::{pow, Params, Timestamp};
+
+    fn headers_on(chain: &Chain, count: usize) -> Vec<Header> {
+        let mut prev = chain.tip();
+        (0..count)
+            .map(|i| {
+                let mut header = Header {
+                    version: Header::VERSION,
+                    prev,
+                    merkle_root: Hash::digest(&[i as u8]),
+                    time: Timestamp(i as u64),
+                    difficulty: 1,
+                    nonce: 0,
+                };
+                assert!(pow::solve(&mut header));
+                prev = header.hash();
+                header
+            })
+            .collect()
+    }
+
+    #[test]
+    fn headers_must_chain_from_something_known() {
+        let chain = Chain::new(Params::for_tests("sync"));
+        let headers = headers_on(&chain, 5);
+        let mut sync = HeaderSync::default();
+        assert_eq!(
+            sync.add_headers(&headers[1..], &chain),
+            Err(HeadersError::UnknownStart)
+        );
+        let mut broken = headers.clone();
+        broken.swap(2, 3);
+        assert_eq!(
+            sync.add_headers(&broken, &chain),
+            Err(HeadersError::Broken(2))
+        );
+        assert_eq!(
+            sync.add_headers(&headers[..3], &chain),
+            Ok(Some((headers[2].hash(), 3)))
+        );
+        // A later batch continues from a pending header.
+        assert_eq!(
+            sync.add_headers(&headers[3..], &chain),
+            Ok(Some((headers[4].hash(), 5)))
+        );
+        assert_eq!(sync.target(), Some(5));
+        let window: Vec<u64> = sync.in_window(0, 2).iter().map(|(h, _)| *h).collect();
+        assert_eq!(window, [1, 2]);
+        sync.block_done(&headers[0].hash());
+        assert_eq!(sync.in_window(1, 1).len(), 1);
+    }
+}

@@ -1,0 +1,549 @@
+//! One link at a time: the handshake and each reason it refuses, liveness, goodbye,
+//! misbehaviour, relays, and the mining hooks.
+
+mod common;
+
+use common::*;
+use tabchain_core::{Hash, Params, Timestamp};
+use tabchain_node::{
+    Action, Config, DecodeError, DropReason, Event, HandshakeError, InvItem, Message, MessageKind,
+    Misbehaviour, NodeEvent, PeerState, Version,
+};
+
+fn refused(error: HandshakeError) -> DropReason {
+    DropReason::Refused(error)
+}
+
+#[test]
+fn two_nodes_shake_hands_and_measure_rtt() {
+    let mut duo = Duo::new(node(1), node(2));
+    duo.link(b"fp", b"fp");
+    let (ida, idb) = (duo.a.id(), duo.b.id());
+    assert_eq!(duo.a.peer(&idb).unwrap().state(), PeerState::Connected);
+    assert_eq!(duo.b.peer(&ida).unwrap().state(), PeerState::Connected);
+    assert!(duo.out_a.events.contains(&NodeEvent::PeerState {
+        peer: idb,
+        state: PeerState::Handshaking
+    }));
+    duo.run_until(T0.saturating_add(2_100));
+    // Pings every 500 ms, answered at once on this link.
+    let peer = duo.a.peer(&idb).unwrap();
+    assert_eq!(peer.rtt_history().count(), 4);
+    assert_eq!(peer.rtt_ms(), Some(0));
+    assert_eq!(peer.last_pong(), Some(T0.saturating_add(2_000)));
+    assert!(duo.out_a.events.contains(&NodeEvent::Rtt {
+        peer: idb,
+        rtt_ms: 0
+    }));
+    assert!(duo.a.dropped_peers().next().is_none());
+}
+
+#[test]
+fn a_peer_on_another_chain_is_refused() {
+    let other = node_with(2, Config::default(), Params::for_tests("another room"));
+    let mut duo = Duo::new(node(1), other);
+    duo.link(b"fp", b"fp");
+    let idb = duo.b.id();
+    assert_eq!(
+        duo.out_a.disconnects(),
+        vec![(idb, refused(HandshakeError::WrongGenesis))]
+    );
+    assert!(duo.a.peer(&idb).is_none());
+}
+
+#[test]
+fn a_signature_over_another_link_is_refused() {
+    let mut duo = Duo::new(node(1), node(2));
+    // Each side signs its own binding: neither signature covers the other's link.
+    duo.link(b"link one", b"link two");
+    assert_eq!(
+        duo.out_a.disconnects(),
+        vec![(duo.b.id(), refused(HandshakeError::BadSignature))]
+    );
+}
+
+#[test]
+fn a_key_that_is_not_the_dialled_id_is_refused() {
+    let mut x = node(1);
+    let impostor = Scripted::new(2);
+    let expected = key(3).public_key().node_id();
+    x.handle_event(
+        T0,
+        Event::PeerConnected {
+            peer: expected,
+            binding: impostor.binding.clone(),
+        },
+    )
+    .unwrap();
+    // The impostor's Version arrives on the link the driver believes leads to node 3.
+    x.handle_event(
+        T0,
+        Event::Message {
+            peer: expected,
+            bytes: impostor.version(&params(), 0, Hash::ZERO).encode(),
+        },
+    )
+    .unwrap();
+    let out = drain(&mut x);
+    assert_eq!(
+        out.disconnects(),
+        vec![(expected, refused(HandshakeError::IdentityMismatch))]
+    );
+}
+
+#[test]
+fn a_link_to_itself_is_refused() {
+    let mut x = node(1);
+    let own = x.id();
+    x.handle_event(
+        T0,
+        Event::PeerConnected {
+            peer: own,
+            binding: vec![],
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        drain(&mut x).disconnects(),
+        vec![(own, refused(HandshakeError::SelfConnection))]
+    );
+    // Its own key presented under another id, as a loop through the mesh would.
+    let other = key(9).public_key().node_id();
+    x.handle_event(
+        T0,
+        Event::PeerConnected {
+            peer: other,
+            binding: vec![7],
+        },
+    )
+    .unwrap();
+    let mirror = Version::new(&key(1), params().genesis().hash(), 0, Hash::ZERO, &[7]);
+    x.handle_event(
+        T0,
+        Event::Message {
+            peer: other,
+            bytes: Message::Version(mirror).encode(),
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        drain(&mut x).disconnects(),
+        vec![(other, refused(HandshakeError::SelfConnection))]
+    );
+}
+
+#[test]
+fn a_second_link_to_the_same_node_is_refused_and_the_first_kept() {
+    let mut x = node(1);
+    let peer = Scripted::new(2);
+    peer.connect(&mut x, T0, 0, Hash::ZERO);
+    x.handle_event(
+        T0,
+        Event::PeerConnected {
+            peer: peer.id,
+            binding: vec![1],
+        },
+    )
+    .unwrap();
+    let out = drain(&mut x);
+    assert_eq!(
+        out.disconnects(),
+        vec![(peer.id, refused(HandshakeError::DuplicateConnection))]
+    );
+    assert!(
+        out.sent_to(peer.id).is_empty(),
+        "nothing goes down the first link"
+    );
+    assert_eq!(x.peer(&peer.id).unwrap().state(), PeerState::Connected);
+}
+
+#[test]
+fn another_protocol_version_is_refused() {
+    let mut x = node(1);
+    let peer = Scripted::new(2);
+    x.handle_event(
+        T0,
+        Event::PeerConnected {
+            peer: peer.id,
+            binding: peer.binding.clone(),
+        },
+    )
+    .unwrap();
+    let Message::Version(mut version) = peer.version(&params(), 0, Hash::ZERO) else {
+        unreachable!()
+    };
+    version.protocol = 7;
+    peer.send(&mut x, T0, &Message::Version(version));
+    assert_eq!(
+        drain(&mut x).disconnects(),
+        vec![(
+            peer.id,
+            refused(HandshakeError::ProtocolVersion { ours: 1, theirs: 7 })
+        )]
+    );
+}
+
+#[test]
+fn a_full_node_refuses_more_links_and_says_why() {
+    let config = Config {
+        max_peers: 1,
+        ..Config::default()
+    };
+    let mut x = node_with(1, config, params());
+    Scripted::new(2).connect(&mut x, T0, 0, Hash::ZERO);
+    let late = Scripted::new(3);
+    x.handle_event(
+        T0,
+        Event::PeerConnected {
+            peer: late.id,
+            binding: late.binding.clone(),
+        },
+    )
+    .unwrap();
+    let out = drain(&mut x);
+    assert_eq!(out.sent_to(late.id), vec![Message::Goodbye]);
+    assert_eq!(
+        out.disconnects(),
+        vec![(late.id, refused(HandshakeError::TooManyPeers))]
+    );
+}
+
+#[test]
+fn a_silent_link_times_out_in_the_handshake() {
+    let mut x = node(1);
+    let mute = Scripted::new(2);
+    x.handle_event(
+        T0,
+        Event::PeerConnected {
+            peer: mute.id,
+            binding: mute.binding.clone(),
+        },
+    )
+    .unwrap();
+    drain(&mut x);
+    let deadline = T0.saturating_add(x.config().handshake_timeout_ms);
+    x.handle_timeout(Timestamp(deadline.0 - 1));
+    assert!(drain(&mut x).disconnects().is_empty());
+    x.handle_timeout(deadline);
+    assert_eq!(
+        drain(&mut x).disconnects(),
+        vec![(mute.id, refused(HandshakeError::Timeout))]
+    );
+}
+
+#[test]
+fn a_peer_dropped_for_garbage_is_banned() {
+    let mut x = node(1);
+    let peer = Scripted::new(2);
+    peer.connect(&mut x, T0, 0, Hash::ZERO);
+    peer.send_bytes(&mut x, T0, vec![1, 0xee, 0xee]);
+    let out = drain(&mut x);
+    let why = DropReason::Misbehaved(Misbehaviour::Undecodable(DecodeError::UnknownKind));
+    assert_eq!(out.disconnects(), vec![(peer.id, why)]);
+    assert_eq!(x.dropped_peers().last().unwrap().reason, why);
+    // Reconnecting does not help.
+    x.handle_event(
+        T0.saturating_add(1_000),
+        Event::PeerConnected {
+            peer: peer.id,
+            binding: peer.binding.clone(),
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        drain(&mut x).disconnects(),
+        vec![(peer.id, refused(HandshakeError::Banned))]
+    );
+}
+
+#[test]
+fn anything_but_the_handshake_first_is_out_of_turn() {
+    let mut x = node(1);
+    let peer = Scripted::new(2);
+    x.handle_event(
+        T0,
+        Event::PeerConnected {
+            peer: peer.id,
+            binding: peer.binding.clone(),
+        },
+    )
+    .unwrap();
+    peer.send(&mut x, T0, &Message::Inv(vec![InvItem::Block(Hash::ZERO)]));
+    assert_eq!(
+        drain(&mut x).disconnects(),
+        vec![(
+            peer.id,
+            DropReason::Misbehaved(Misbehaviour::OutOfTurn(MessageKind::Inv))
+        )]
+    );
+    // A Verack before the Version is out of turn too.
+    let other = Scripted::new(3);
+    x.handle_event(
+        T0,
+        Event::PeerConnected {
+            peer: other.id,
+            binding: other.binding.clone(),
+        },
+    )
+    .unwrap();
+    other.send(&mut x, T0, &Message::Verack);
+    assert_eq!(
+        drain(&mut x).disconnects(),
+        vec![(
+            other.id,
+            DropReason::Misbehaved(Misbehaviour::OutOfTurn(MessageKind::Verack))
+        )]
+    );
+}
+
+#[test]
+fn a_peer_that_stops_answering_goes_stale_then_is_dropped() {
+    let mut duo = Duo::new(node(1), node(2));
+    duo.link(b"fp", b"fp");
+    let idb = duo.b.id();
+    duo.run_until(T0.saturating_add(1_000));
+    let last_pong = duo.a.peer(&idb).unwrap().last_pong().unwrap();
+    duo.cut = true; // b's tab froze: nothing comes back any more
+    duo.run_until(last_pong.saturating_add(999));
+    assert_eq!(duo.a.peer(&idb).unwrap().state(), PeerState::Connected);
+    duo.run_until(last_pong.saturating_add(1_000));
+    assert_eq!(duo.a.peer(&idb).unwrap().state(), PeerState::Stale);
+    duo.run_until(last_pong.saturating_add(1_999));
+    assert!(duo.a.peer(&idb).is_some());
+    duo.run_until(last_pong.saturating_add(2_000));
+    assert!(
+        duo.a.peer(&idb).is_none(),
+        "dropped 2 s after the last pong"
+    );
+    assert!(duo
+        .out_a
+        .disconnects()
+        .contains(&(idb, DropReason::Timeout)));
+    let stale = NodeEvent::PeerState {
+        peer: idb,
+        state: PeerState::Stale,
+    };
+    assert!(duo.out_a.events.contains(&stale));
+}
+
+#[test]
+fn a_stale_peer_that_answers_again_is_connected_again() {
+    let mut duo = Duo::new(node(1), node(2));
+    duo.link(b"fp", b"fp");
+    let idb = duo.b.id();
+    duo.cut = true;
+    duo.run_until(T0.saturating_add(1_200));
+    assert_eq!(duo.a.peer(&idb).unwrap().state(), PeerState::Stale);
+    duo.cut = false;
+    duo.run_until(T0.saturating_add(1_600));
+    assert_eq!(duo.a.peer(&idb).unwrap().state(), PeerState::Connected);
+}
+
+#[test]
+fn goodbye_drops_at_once() {
+    let mut duo = Duo::new(node(1), node(2));
+    duo.link(b"fp", b"fp");
+    let (ida, idb) = (duo.a.id(), duo.b.id());
+    let now = duo.now;
+    duo.b.shutdown(now);
+    duo.pump();
+    assert!(duo.a.peer(&idb).is_none());
+    assert_eq!(duo.out_a.disconnects(), vec![(idb, DropReason::Goodbye)]);
+    assert_eq!(duo.out_b.disconnects(), vec![(ida, DropReason::Shutdown)]);
+    // A closed link the driver reports is dropped at once too, without a Disconnect.
+    let mut x = node(3);
+    let peer = Scripted::new(4);
+    peer.connect(&mut x, T0, 0, Hash::ZERO);
+    x.handle_event(T0, Event::PeerDisconnected { peer: peer.id })
+        .unwrap();
+    let out = drain(&mut x);
+    assert!(out.disconnects().is_empty());
+    assert!(out.events.contains(&NodeEvent::PeerDropped {
+        peer: peer.id,
+        reason: DropReason::Closed
+    }));
+}
+
+#[test]
+fn time_that_goes_backwards_is_ignored() {
+    let mut duo = Duo::new(node(1), node(2));
+    duo.link(b"fp", b"fp");
+    let idb = duo.b.id();
+    duo.cut = true;
+    duo.a.handle_timeout(T0.saturating_add(1_500));
+    duo.a.handle_timeout(T0); // an earlier time changes nothing
+    assert_eq!(duo.a.now(), T0.saturating_add(1_500));
+    assert_eq!(duo.a.peer(&idb).unwrap().state(), PeerState::Stale);
+}
+
+#[test]
+fn signals_are_relayed_through_a_common_peer_and_spoofs_refused() {
+    // b - c first, then a joins c and learns c's peers.
+    let (mut a, mut b, mut c) = (node(1), node(2), node(3));
+    let (ida, idb, idc) = (a.id(), b.id(), c.id());
+    let mut nodes = [&mut a, &mut b, &mut c];
+    let ids = [ida, idb, idc];
+    let mut signals = Vec::new();
+    let pump = |nodes: &mut [&mut tabchain_node::Node; 3], signals: &mut Vec<(usize, Action)>| loop {
+        let mut moved = false;
+        for i in 0..3 {
+            while let Some(action) = nodes[i].poll_action() {
+                match action {
+                    Action::Send { peer, bytes } => {
+                        let j = ids.iter().position(|id| *id == peer).unwrap();
+                        nodes[j]
+                            .handle_event(
+                                T0,
+                                Event::Message {
+                                    peer: ids[i],
+                                    bytes,
+                                },
+                            )
+                            .unwrap();
+                        moved = true;
+                    }
+                    other @ Action::Signal { .. } => signals.push((i, other)),
+                    _ => {}
+                }
+            }
+        }
+        if !moved {
+            return;
+        }
+    };
+    for (x, y) in [(1usize, 2usize), (0, 2)] {
+        let binding = vec![x as u8, y as u8];
+        nodes[x]
+            .handle_event(
+                T0,
+                Event::PeerConnected {
+                    peer: ids[y],
+                    binding: binding.clone(),
+                },
+            )
+            .unwrap();
+        nodes[y]
+            .handle_event(
+                T0,
+                Event::PeerConnected {
+                    peer: ids[x],
+                    binding,
+                },
+            )
+            .unwrap();
+        pump(&mut nodes, &mut signals);
+    }
+    assert!(nodes[0].peer(&idc).unwrap().neighbours().any(|n| n == idb));
+    assert_eq!(
+        nodes[0].send_signal(key(9).public_key().node_id(), vec![1]),
+        Err(tabchain_node::SignalError::NoRoute)
+    );
+    nodes[0].send_signal(idb, b"offer".to_vec()).unwrap();
+    pump(&mut nodes, &mut signals);
+    assert_eq!(
+        signals,
+        vec![(
+            1,
+            Action::Signal {
+                from: ida,
+                payload: b"offer".to_vec()
+            }
+        )]
+    );
+    // A peer asking for a hop in someone else's name is lying.
+    let mut c_via_a = node(4);
+    let fake = Scripted::new(1);
+    fake.connect(&mut c_via_a, T0, 0, Hash::ZERO);
+    fake.send(
+        &mut c_via_a,
+        T0,
+        &Message::Relay {
+            to: idb,
+            from: idc,
+            payload: vec![],
+        },
+    );
+    assert_eq!(
+        drain(&mut c_via_a).disconnects(),
+        vec![(fake.id, DropReason::Misbehaved(Misbehaviour::BadRelay))]
+    );
+}
+
+#[test]
+fn templates_follow_the_tip_and_the_mempool() {
+    let mut x = node(1);
+    let address = key(1).public_key().address();
+    x.set_mining(T0, Some(address));
+    let out = drain(&mut x);
+    let Some(Action::MineTemplate(template)) = out.actions.first().cloned() else {
+        panic!("a template at once: {:?}", out.actions)
+    };
+    assert_eq!(template.header.prev, x.tip());
+    let mut block = template;
+    assert!(tabchain_core::pow::solve(&mut block.header));
+    x.handle_event(T0, Event::MinedBlock(block.clone()))
+        .unwrap();
+    let out = drain(&mut x);
+    assert!(out.actions.contains(&Action::StoreBlock(block.clone())));
+    let next = out.actions.iter().find_map(|a| match a {
+        Action::MineTemplate(t) => Some(t.clone()),
+        _ => None,
+    });
+    assert_eq!(
+        next.unwrap().header.prev,
+        block.hash(),
+        "a new tip, a new template"
+    );
+    assert!(out.events.contains(&NodeEvent::NewTip {
+        hash: block.hash(),
+        height: 1
+    }));
+    // A payment changes the template too.
+    let wallet = tabchain_core::Wallet::new(key(1));
+    let coins = x.ledger().spendable(&address);
+    let tx = wallet
+        .pay(&coins, key(2).public_key().address(), 5, 1)
+        .unwrap();
+    x.handle_event(T0, Event::SubmitTx(tx.clone())).unwrap();
+    let out = drain(&mut x);
+    let next = out.actions.iter().find_map(|a| match a {
+        Action::MineTemplate(t) => Some(t.clone()),
+        _ => None,
+    });
+    assert!(next.unwrap().transactions.contains(&tx));
+    assert!(out.events.contains(&NodeEvent::MempoolChanged {
+        transactions: 1,
+        bytes: tx.encode().len()
+    }));
+    // The same payment again is the caller's mistake, not a peer's.
+    assert!(x.handle_event(T0, Event::SubmitTx(tx)).is_err());
+    x.set_mining(T0, None);
+    assert_eq!(drain(&mut x).actions, vec![Action::StopMining]);
+}
+
+#[test]
+fn unrequested_data_and_inv_floods_cost_points() {
+    let mut x = node(1);
+    let peer = Scripted::new(2);
+    peer.connect(&mut x, T0, 0, Hash::ZERO);
+    let block = chain(1).remove(0);
+    peer.send(&mut x, T0, &Message::Block(block.clone()));
+    let out = drain(&mut x);
+    assert!(out.events.contains(&NodeEvent::Misbehaved {
+        peer: peer.id,
+        what: Misbehaviour::UnrequestedData(MessageKind::Block),
+        score: 25
+    }));
+    assert_eq!(x.tip(), block.hash(), "a valid block is still taken");
+    let flood: Vec<InvItem> = (0..1000u32)
+        .map(|n| InvItem::Tx(Hash::digest(&n.to_le_bytes())))
+        .collect();
+    peer.send(&mut x, T0, &Message::Inv(flood.clone()));
+    peer.send(&mut x, T0, &Message::Inv(flood.clone()));
+    assert!(drain(&mut x).disconnects().is_empty(), "within the burst");
+    peer.send(&mut x, T0, &Message::Inv(flood));
+    assert_eq!(
+        drain(&mut x).disconnects(),
+        vec![(peer.id, DropReason::Misbehaved(Misbehaviour::InvFlood))]
+    );
+}
