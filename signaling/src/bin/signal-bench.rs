@@ -25,6 +25,7 @@ use tabchain_signaling::{serve, Config, Limits};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio::time::{timeout, Instant, MissedTickBehavior};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{connect_async_with_config, MaybeTlsStream, WebSocketStream};
 
@@ -193,6 +194,7 @@ struct Report {
     relayed: u64,
     window: f64,
     server_cpu: f64,
+    clients_cpu: f64,
     latencies_us: Vec<u32>,
     errors: u64,
 }
@@ -236,8 +238,9 @@ impl Report {
             quantile(1.0),
         );
         println!(
-            "server CPU while relaying: {:.0}% of one core; errors from the server: {}",
+            "CPU while relaying: server {:.0}%, clients {:.0}% of one core; errors from the server: {}",
             100.0 * self.server_cpu / self.window,
+            100.0 * self.clients_cpu / self.window,
             self.errors
         );
     }
@@ -312,10 +315,12 @@ async fn run_clients(args: &Args, server: &ServerProcess) -> Report {
     tokio::time::sleep(Duration::from_secs(args.warmup)).await;
     let from = base.elapsed().as_micros() as u64;
     let cpu_before = cpu_seconds(server.pid());
+    let clients_cpu_before = cpu_seconds(std::process::id());
     let window = Duration::from_secs(args.seconds);
     let _ = measure.set((from, from + window.as_micros() as u64));
     tokio::time::sleep(window).await;
     report.server_cpu = cpu_seconds(server.pid()) - cpu_before;
+    report.clients_cpu = cpu_seconds(std::process::id()) - clients_cpu_before;
     report.window = window.as_secs_f64();
     let _ = phase_tx.send(Phase::Draining);
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -446,8 +451,12 @@ async fn join(
     room: &RoomName,
     key: &SecretKey,
 ) -> Result<(Ws, Vec<NodeId>), Box<dyn std::error::Error + Send + Sync>> {
-    // Browsers set TCP_NODELAY on WebSockets; so do these clients.
-    let (mut ws, _) = connect_async_with_config(format!("{url}?room={room}"), None, true).await?;
+    // Browsers set TCP_NODELAY on WebSockets; so do these clients. tungstenite's
+    // default 128 KiB read buffer is zeroed on every read: with thousands of clients in
+    // one process that memset would be the benchmark's main cost.
+    let config = WebSocketConfig::default().read_buffer_size(4096);
+    let (mut ws, _) =
+        connect_async_with_config(format!("{url}?room={room}"), Some(config), true).await?;
     let nonce = match next_message(&mut ws).await? {
         ServerMessage::Challenge { nonce } => nonce,
         other => return Err(format!("expected a challenge, got {other:?}").into()),
