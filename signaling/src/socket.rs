@@ -75,13 +75,56 @@ impl Peer {
 enum End {
     /// The tab closed the socket, or it broke: there is no one to tell.
     Gone,
-    /// The server ends it: the tab gets an `error` with this code, then a close frame
-    /// with the code as its reason.
-    Refused(ErrorCode, String),
+    /// The server ends it: the tab gets the `error`, then a close frame with the code
+    /// as its reason.
+    Refused(Refusal),
 }
 
-fn refused(code: ErrorCode, message: impl Into<String>) -> End {
-    End::Refused(code, message.into())
+impl From<Refusal> for End {
+    fn from(refusal: Refusal) -> End {
+        End::Refused(refusal)
+    }
+}
+
+/// An `error` for the tab: what it broke, in a code and in words.
+#[derive(Debug)]
+struct Refusal {
+    code: ErrorCode,
+    message: String,
+}
+
+impl Refusal {
+    fn new(code: ErrorCode, message: impl Into<String>) -> Refusal {
+        Refusal {
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn binary_frame() -> Refusal {
+        Refusal::new(
+            ErrorCode::BinaryFrame,
+            "the protocol is JSON text frames only",
+        )
+    }
+
+    fn frame_too_large(max: usize) -> Refusal {
+        Refusal::new(
+            ErrorCode::FrameTooLarge,
+            format!("a message is at most {max} bytes"),
+        )
+    }
+
+    fn slow_consumer() -> Refusal {
+        Refusal::new(
+            ErrorCode::SlowConsumer,
+            "messages for you waited too long for you to read them",
+        )
+    }
+
+    fn to_message(&self) -> Message {
+        text(&ServerMessage::error(self.code, self.message.clone()))
+    }
 }
 
 fn text(message: &ServerMessage) -> Message {
@@ -93,18 +136,18 @@ pub async fn run(ws: WebSocket, shared: Arc<Shared>, room: Option<String>) {
     let (mut sink, mut stream) = ws.split();
     let slot = shared.metrics.try_connect(shared.limits.max_connections);
     let end = if slot.is_none() {
-        refused(
+        End::from(Refusal::new(
             ErrorCode::ServerFull,
             format!(
                 "the server holds its maximum of {} connections",
                 shared.limits.max_connections
             ),
-        )
+        ))
     } else {
         tokio::select! {
             biased;
             () = shared.shutdown.cancelled() => {
-                refused(ErrorCode::ShuttingDown, "the server is shutting down")
+                Refusal::new(ErrorCode::ShuttingDown, "the server is shutting down").into()
             }
             end = session(&mut sink, &mut stream, &shared, room) => end,
         }
@@ -123,8 +166,8 @@ async fn session(
 ) -> End {
     let room: RoomName = match room.as_deref().map(str::parse) {
         Some(Ok(room)) => room,
-        Some(Err(err)) => return refused(ErrorCode::BadRoom, err.to_string()),
-        None => return refused(ErrorCode::BadRoom, "connect to /ws?room=<name>"),
+        Some(Err(err)) => return Refusal::new(ErrorCode::BadRoom, err.to_string()).into(),
+        None => return Refusal::new(ErrorCode::BadRoom, "connect to /ws?room=<name>").into(),
     };
     let id = match handshake(sink, stream, shared, &room).await {
         Ok(id) => id,
@@ -137,11 +180,11 @@ async fn session(
     };
     let member = match Member::join(shared, room, id, own.clone()) {
         Ok(member) => member,
-        Err(err) => return refused(err.code(), err.to_string()),
+        Err(err) => return Refusal::new(err.code(), err.to_string()).into(),
     };
     tokio::select! {
         biased;
-        () = own.kick.notified() => slow_consumer(),
+        () = own.kick.notified() => Refusal::slow_consumer().into(),
         end = read_loop(stream, &member, &own) => end,
         end = write_loop(sink, outgoing, shared.limits.ping_interval) => end,
     }
@@ -157,10 +200,10 @@ async fn handshake(
     let limits = &shared.limits;
     let deadline = Instant::now() + limits.handshake_timeout;
     let too_late = || {
-        refused(
+        End::from(Refusal::new(
             ErrorCode::HandshakeTimeout,
             format!("no valid hello within {:?}", limits.handshake_timeout),
-        )
+        ))
     };
     let nonce = fresh_nonce();
     match timeout_at(
@@ -181,27 +224,33 @@ async fn handshake(
             None | Some(Ok(Message::Close(_))) => return Err(End::Gone),
             Some(Err(err)) => return Err(read_error(err, limits.max_frame)),
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-            Some(Ok(Message::Binary(_))) => return Err(binary_frame()),
+            Some(Ok(Message::Binary(_))) => return Err(Refusal::binary_frame().into()),
             Some(Ok(Message::Text(hello))) => break hello,
         }
     };
     if hello.len() > limits.max_frame {
-        return Err(frame_too_large(limits.max_frame));
+        return Err(Refusal::frame_too_large(limits.max_frame).into());
     }
-    match ClientMessage::parse(&hello) {
+    let refusal = match ClientMessage::parse(&hello) {
         Ok(ClientMessage::Hello {
             public_key,
             signature,
-        }) => verify_hello(room, &nonce, &public_key, &signature).map_err(|err| match err {
-            KeyError::BadPublicKey => refused(ErrorCode::BadPublicKey, err.to_string()),
-            KeyError::BadSignature => refused(ErrorCode::BadSignature, err.to_string()),
-        }),
-        Ok(ClientMessage::Signal { .. }) => Err(refused(
+        }) => match verify_hello(room, &nonce, &public_key, &signature) {
+            Ok(id) => return Ok(id),
+            Err(err @ KeyError::BadPublicKey) => {
+                Refusal::new(ErrorCode::BadPublicKey, err.to_string())
+            }
+            Err(err @ KeyError::BadSignature) => {
+                Refusal::new(ErrorCode::BadSignature, err.to_string())
+            }
+        },
+        Ok(ClientMessage::Signal { .. }) => Refusal::new(
             ErrorCode::UnexpectedMessage,
             "the first message must be a hello",
-        )),
-        Err(err) => Err(refused(err.code(), err.to_string())),
-    }
+        ),
+        Err(err) => Refusal::new(err.code(), err.to_string()),
+    };
+    Err(refusal.into())
 }
 
 fn fresh_nonce() -> Nonce {
@@ -212,36 +261,15 @@ fn fresh_nonce() -> Nonce {
     Nonce(bytes)
 }
 
-fn slow_consumer() -> End {
-    refused(
-        ErrorCode::SlowConsumer,
-        "messages for you waited too long for you to read them",
-    )
-}
-
-fn binary_frame() -> End {
-    refused(
-        ErrorCode::BinaryFrame,
-        "the protocol is JSON text frames only",
-    )
-}
-
-fn frame_too_large(max: usize) -> End {
-    refused(
-        ErrorCode::FrameTooLarge,
-        format!("a message is at most {max} bytes"),
-    )
-}
-
 fn read_error(err: axum::Error, max_frame: usize) -> End {
     match err
         .into_inner()
         .downcast::<tungstenite::Error>()
         .map(|e| *e)
     {
-        Ok(tungstenite::Error::Capacity(_)) => frame_too_large(max_frame),
+        Ok(tungstenite::Error::Capacity(_)) => Refusal::frame_too_large(max_frame).into(),
         Ok(tungstenite::Error::Utf8(_)) => {
-            refused(ErrorCode::MalformedJson, "a text frame that is not UTF-8")
+            Refusal::new(ErrorCode::MalformedJson, "a text frame that is not UTF-8").into()
         }
         _ => End::Gone,
     }
@@ -278,29 +306,22 @@ impl<'a> Member<'a> {
     }
 
     /// Acts on one text frame from the tab; `Err` is the refusal to send back.
-    async fn handle(&self, frame: &str) -> Result<(), (ErrorCode, String)> {
+    async fn handle(&self, frame: &str) -> Result<(), Refusal> {
         let max = self.shared.limits.max_frame;
         if frame.len() > max {
-            return Err((
-                ErrorCode::FrameTooLarge,
-                format!("a message is at most {max} bytes"),
-            ));
+            return Err(Refusal::frame_too_large(max));
         }
         match ClientMessage::parse(frame) {
             Ok(ClientMessage::Signal { to, payload }) => self.relay(to, payload).await,
-            Ok(ClientMessage::Hello { .. }) => Err((
+            Ok(ClientMessage::Hello { .. }) => Err(Refusal::new(
                 ErrorCode::UnexpectedMessage,
-                "already joined: hello is only the first message".to_owned(),
+                "already joined: hello is only the first message",
             )),
-            Err(err) => Err((err.code(), err.to_string())),
+            Err(err) => Err(Refusal::new(err.code(), err.to_string())),
         }
     }
 
-    async fn relay(
-        &self,
-        to: NodeId,
-        payload: serde_json::Value,
-    ) -> Result<(), (ErrorCode, String)> {
+    async fn relay(&self, to: NodeId, payload: serde_json::Value) -> Result<(), Refusal> {
         // Serialized before taking the lock; `from` is who this connection proved to be.
         let message = text(&ServerMessage::Signal {
             from: self.id,
@@ -308,7 +329,7 @@ impl<'a> Member<'a> {
         });
         // The lock is not held across the wait for a full queue.
         let Some(peer) = self.shared.rooms().peer(&self.room, &to).cloned() else {
-            return Err((
+            return Err(Refusal::new(
                 ErrorCode::UnknownPeer,
                 format!("no peer {to} in room {}", self.room),
             ));
@@ -354,26 +375,27 @@ async fn read_loop(stream: &mut Stream, member: &Member<'_>, own: &Peer) -> End 
             frame = stream.next() => frame,
             () = &mut timer => {
                 return if keepalive <= idle {
-                    refused(
+                    Refusal::new(
                         ErrorCode::KeepaliveTimeout,
                         format!("no answer to pings for {:?}", limits.ping_timeout),
                     )
                 } else {
-                    refused(
+                    Refusal::new(
                         ErrorCode::IdleTimeout,
                         format!("no message for {:?}", limits.idle_timeout),
                     )
-                };
+                }
+                .into();
             }
         };
         let now = Instant::now();
         heard = now;
-        let (code, message) = match frame {
+        let refusal = match frame {
             None | Some(Ok(Message::Close(_))) => return End::Gone,
             Some(Err(err)) => return read_error(err, limits.max_frame),
             // Answers to the server's own pings cost nothing to take.
             Some(Ok(Message::Pong(_))) => continue,
-            Some(Ok(_)) if !bucket.take(now) => (
+            Some(Ok(_)) if !bucket.take(now) => Refusal::new(
                 ErrorCode::RateLimited,
                 format!(
                     "more than {} messages a second (bursts of {}): message dropped",
@@ -383,10 +405,7 @@ async fn read_loop(stream: &mut Stream, member: &Member<'_>, own: &Peer) -> End 
             Some(Ok(Message::Ping(_))) => continue,
             Some(Ok(Message::Binary(_))) => {
                 active = now;
-                (
-                    ErrorCode::BinaryFrame,
-                    "the protocol is JSON text frames only".to_owned(),
-                )
+                Refusal::binary_frame()
             }
             Some(Ok(Message::Text(frame))) => {
                 active = now;
@@ -396,20 +415,23 @@ async fn read_loop(stream: &mut Stream, member: &Member<'_>, own: &Peer) -> End 
                 }
             }
         };
-        if code == ErrorCode::FrameTooLarge {
-            return End::Refused(code, message);
+        if refusal.code == ErrorCode::FrameTooLarge {
+            return refusal.into();
         }
         // A signal to a peer that has just left is a race, not a misbehaviour.
-        if code != ErrorCode::UnknownPeer {
+        if refusal.code != ErrorCode::UnknownPeer {
             errors += 1;
             if errors > limits.max_errors {
-                return End::Refused(code, format!("{message}; too many refused messages"));
+                let message = format!("{}; too many refused messages", refusal.message);
+                return Refusal::new(refusal.code, message).into();
             }
         }
-        member.shared.metrics.refused(code);
-        let error = text(&ServerMessage::error(code, message));
-        if !own.deliver(error, limits.queue_timeout).await {
-            return slow_consumer();
+        member.shared.metrics.refused(refusal.code);
+        if !own
+            .deliver(refusal.to_message(), limits.queue_timeout)
+            .await
+        {
+            return Refusal::slow_consumer().into();
         }
     }
 }
@@ -453,15 +475,15 @@ async fn write_batch(
 /// Tells a refused tab why, and closes the socket politely but with a deadline.
 async fn goodbye(sink: &mut Sink, stream: &mut Stream, shared: &Shared, end: End) {
     let close = async {
-        if let End::Refused(code, message) = end {
+        if let End::Refused(refusal) = end {
+            let code = refusal.code;
             shared.metrics.refused(code);
-            tracing::debug!(code = code.as_str(), %message, "closing a connection");
+            tracing::debug!(code = code.as_str(), message = %refusal.message, "closing a connection");
             let frame = CloseFrame {
                 code: close_code_for(code),
                 reason: code.as_str().into(),
             };
-            let error = text(&ServerMessage::error(code, message));
-            if sink.send(error).await.is_ok() {
+            if sink.send(refusal.to_message()).await.is_ok() {
                 let _ = sink.send(Message::Close(Some(frame))).await;
             }
         }
