@@ -255,12 +255,14 @@ struct ClientStats {
     held: bool,
 }
 
-/// When to send, and which signals count.
+/// What the clients are doing.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Phase {
     Joining,
-    /// Send signals.
-    Relaying,
+    /// Send signals, on a schedule that starts at `since`.
+    Relaying {
+        since: Instant,
+    },
     /// Stop sending, keep reading what is in flight.
     Draining,
 }
@@ -311,7 +313,9 @@ async fn run_clients(args: &Args, server: &ServerProcess) -> Report {
     report.rss_joined = rss(server.pid());
 
     // Relaying: warm up, then measure a window.
-    let _ = phase_tx.send(Phase::Relaying);
+    let _ = phase_tx.send(Phase::Relaying {
+        since: Instant::now(),
+    });
     tokio::time::sleep(Duration::from_secs(args.warmup)).await;
     let from = base.elapsed().as_micros() as u64;
     let cpu_before = cpu_seconds(server.pid());
@@ -388,10 +392,17 @@ impl ClientContext {
         let _ = self.joined.send(true);
         let mut stats = ClientStats::default();
         let mut next_peer = 0;
-        let mut ticker = tokio::time::interval_at(Instant::now() + self.offset, self.period);
-        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        // Made when relaying starts, so that the clients' sends stay spread evenly over
+        // each period instead of all falling due at once.
+        let mut ticker = None;
         loop {
             let phase = *self.phase.borrow();
+            if let (Phase::Relaying { since }, None) = (phase, &ticker) {
+                let mut interval = tokio::time::interval_at(since + self.offset, self.period);
+                interval.set_missed_tick_behavior(MissedTickBehavior::Skip);
+                ticker = Some(interval);
+            }
+            let sending = matches!(phase, Phase::Relaying { .. }) && !peers.is_empty();
             tokio::select! {
                 changed = self.phase.changed() => {
                     if changed.is_err() {
@@ -427,7 +438,7 @@ impl ClientContext {
                         return stats;
                     }
                 },
-                _ = ticker.tick(), if phase == Phase::Relaying && !peers.is_empty() => {
+                () = tick(&mut ticker), if sending => {
                     next_peer = (next_peer + 1) % peers.len();
                     let signal = ClientMessage::Signal {
                         to: peers[next_peer],
@@ -443,6 +454,16 @@ impl ClientContext {
                 }
             }
         }
+    }
+}
+
+/// The next tick, or never if there is no ticker yet.
+async fn tick(ticker: &mut Option<tokio::time::Interval>) {
+    match ticker {
+        Some(ticker) => {
+            ticker.tick().await;
+        }
+        None => std::future::pending().await,
     }
 }
 
