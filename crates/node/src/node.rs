@@ -40,6 +40,9 @@ const DIALS_PER_ROUND: usize = 4;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum NodeTimer {
+    /// Ping every ready peer. One timer for all of them, so that a node wakes once per
+    /// interval rather than once per peer.
+    Ping,
     /// Look at the links: dial below the target, trim above the maximum.
     Topology,
     /// Ask a random peer for its peers.
@@ -50,6 +53,7 @@ enum NodeTimer {
 
 impl TimerKind for NodeTimer {
     const ALL: &'static [NodeTimer] = &[
+        NodeTimer::Ping,
         NodeTimer::Topology,
         NodeTimer::PeerExchange,
         NodeTimer::Requests,
@@ -98,6 +102,8 @@ pub struct Node {
     sync: HeaderSync,
     /// Whether the last sync progress shown was short of its target.
     syncing: bool,
+    /// Whether our set of ready peers changed since we last listed it to them.
+    peers_changed: bool,
     /// Blocks waiting in the chain's orphan pool and who sent them, to report them
     /// when their parents arrive.
     orphans: HashMap<Hash, Origin>,
@@ -112,7 +118,7 @@ pub struct Node {
     inv_outbox: BTreeMap<NodeId, Vec<InvItem>>,
     /// The mempool as last reported to the UI: (transactions, bytes).
     mempool_shown: (usize, usize),
-    timers: Timers<NodeTimer, 3>,
+    timers: Timers<NodeTimer, 4>,
     actions: VecDeque<Action>,
     events: VecDeque<NodeEvent>,
 }
@@ -130,6 +136,7 @@ impl Node {
         let public_key = key.public_key();
         let id = public_key.node_id();
         let mut timers = Timers::new();
+        timers.set(NodeTimer::Ping, now.saturating_add(config.ping_interval_ms));
         timers.set(NodeTimer::Topology, now);
         timers.set(
             NodeTimer::PeerExchange,
@@ -149,6 +156,7 @@ impl Node {
             fetcher: Fetcher::default(),
             sync: HeaderSync::default(),
             syncing: false,
+            peers_changed: false,
             orphans: HashMap::new(),
             recent_txs: KnownSet::new(RECENT_TXS),
             orphan_txs: VecDeque::new(),
@@ -290,6 +298,21 @@ impl Node {
         self.advance(now);
         while let Some(timer) = self.timers.pop_expired(self.now) {
             match timer {
+                NodeTimer::Ping => {
+                    for peer in self.ready_peers() {
+                        let nonce = self.rng.next_u64();
+                        if let Some(liveness) =
+                            self.peers.get_mut(&peer).and_then(|p| p.liveness.as_mut())
+                        {
+                            liveness.ping_sent(nonce, self.now);
+                        }
+                        self.send(peer, &Message::Ping { nonce });
+                    }
+                    self.timers.set(
+                        NodeTimer::Ping,
+                        self.now.saturating_add(self.config.ping_interval_ms),
+                    );
+                }
                 NodeTimer::Topology => {
                     self.topology();
                     let interval = self.config.topology_interval_ms;
@@ -401,11 +424,15 @@ impl Node {
 
     /// When [`Node::handle_timeout`] should next be called.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
-        self.peers
-            .values()
-            .filter_map(|p| p.timers.next())
-            .chain(self.timers.next())
-            .min()
+        let mut next = self.timers.next();
+        for peer in self.peers.values() {
+            if let Some(at) = peer.timers.next() {
+                if next.is_none_or(|n| at < n) {
+                    next = Some(at);
+                }
+            }
+        }
+        next
     }
 
     // Links.
@@ -485,6 +512,7 @@ impl Node {
         if state != PeerState::Handshaking {
             self.fetcher.peer_gone(peer);
             self.fetch_due = true;
+            self.peers_changed = true;
         }
         self.inv_outbox.remove(&peer);
         if self.sync.peer() == Some(peer) {
@@ -534,17 +562,6 @@ impl Node {
             PeerTimer::Handshake => {
                 self.drop_peer(peer, DropReason::Refused(HandshakeError::Timeout));
             }
-            PeerTimer::Ping => {
-                let nonce = self.rng.next_u64();
-                let next = self.now.saturating_add(self.config.ping_interval_ms);
-                if let Some(p) = self.peers.get_mut(&peer) {
-                    if let Some(liveness) = &mut p.liveness {
-                        liveness.ping_sent(nonce, self.now);
-                    }
-                    p.timers.set(PeerTimer::Ping, next);
-                }
-                self.send(peer, &Message::Ping { nonce });
-            }
             PeerTimer::Stale => {
                 if let Some(p) = self.peers.get_mut(&peer) {
                     p.state = PeerState::Stale;
@@ -581,6 +598,13 @@ impl Node {
             for peer in candidates.into_iter().take(wanted) {
                 self.book.dial(peer, deadline);
                 self.actions.push_back(Action::Connect { peer });
+            }
+        }
+        if std::mem::take(&mut self.peers_changed) {
+            // Once a round at most, however many links came and went: peers route
+            // signals through us by these lists, so stale ones send dials nowhere.
+            for peer in self.ready_peers() {
+                self.list_peers_to(peer);
             }
         }
         if self.peers.len() > self.config.max_peers {
@@ -648,15 +672,7 @@ impl Node {
                 self.send(peer, &Message::Headers(headers));
             }
             Message::Headers(headers) => self.on_headers(peer, &headers),
-            Message::GetPeers => {
-                let ids: Vec<NodeId> = self
-                    .ready_peers()
-                    .into_iter()
-                    .filter(|id| *id != peer)
-                    .take(MAX_PEERS_LISTED)
-                    .collect();
-                self.send(peer, &Message::Peers(ids));
-            }
+            Message::GetPeers => self.list_peers_to(peer),
             Message::Peers(ids) => self.on_peers(peer, ids),
             Message::Relay { to, from, payload } => self.on_relay(peer, to, from, payload),
         }
@@ -696,10 +712,6 @@ impl Node {
         p.state = PeerState::Connected;
         p.timers.stop(PeerTimer::Handshake);
         p.liveness = Some(Liveness::new(self.now, self.config.rtt_history));
-        p.timers.set(
-            PeerTimer::Ping,
-            self.now.saturating_add(self.config.ping_interval_ms),
-        );
         p.arm_liveness(&self.config);
         let best_hash = p.best_hash;
         let best_height = p.best_height;
@@ -707,6 +719,7 @@ impl Node {
             peer,
             state: PeerState::Connected,
         });
+        self.peers_changed = true;
         self.send(peer, &Message::GetPeers);
         let waiting: Vec<InvItem> = self
             .ledger
@@ -744,6 +757,17 @@ impl Node {
                 });
             }
         }
+    }
+
+    /// Sends `peer` the ids of our other ready peers: where it can relay through us.
+    fn list_peers_to(&mut self, peer: NodeId) {
+        let ids: Vec<NodeId> = self
+            .ready_peers()
+            .into_iter()
+            .filter(|id| *id != peer)
+            .take(MAX_PEERS_LISTED)
+            .collect();
+        self.send(peer, &Message::Peers(ids));
     }
 
     fn on_peers(&mut self, peer: NodeId, ids: Vec<NodeId>) {
@@ -833,13 +857,19 @@ impl Node {
 
     fn on_not_found(&mut self, peer: NodeId, items: Vec<InvItem>) {
         let p = self.peers.get_mut(&peer).expect("on_frame checked");
+        let mut lied = false;
         for item in items {
-            // A peer may honestly have lost a transaction (confirmed or evicted), so
-            // this is not blamed; what it never answers at all is.
             if p.requested.remove(&item) {
+                // A peer may honestly have lost a transaction (confirmed or evicted)
+                // since announcing it, but never a block: blocks are kept. A block we
+                // asked for and it knows of is one it announced.
+                lied |= matches!(item, InvItem::Block(_)) && p.known.contains(&item);
                 self.fetcher.not_found(&item, peer);
                 self.fetch_due = true;
             }
+        }
+        if lied {
+            self.misbehaved(peer, Misbehaviour::Withheld);
         }
     }
 
@@ -997,8 +1027,8 @@ impl Node {
             } else {
                 0
             };
-            for h in connected[skip..].to_vec() {
-                self.announce(InvItem::Block(h), origin.peer());
+            for h in &connected[skip..] {
+                self.announce(InvItem::Block(*h), origin.peer());
             }
         }
         if change.is_reorg() {

@@ -32,8 +32,6 @@ pub enum PeerState {
 pub(crate) enum PeerTimer {
     /// The handshake must be done by then.
     Handshake,
-    /// Send the next ping.
-    Ping,
     /// No pong for a while: show the peer as stale.
     Stale,
     /// No pong for too long: drop the peer.
@@ -45,7 +43,6 @@ pub(crate) enum PeerTimer {
 impl TimerKind for PeerTimer {
     const ALL: &'static [PeerTimer] = &[
         PeerTimer::Handshake,
-        PeerTimer::Ping,
         PeerTimer::Stale,
         PeerTimer::Dead,
         PeerTimer::Headers,
@@ -68,7 +65,7 @@ pub struct Peer {
     pub(crate) best_hash: Hash,
     /// Set when the handshake is done.
     pub(crate) liveness: Option<Liveness>,
-    pub(crate) timers: Timers<PeerTimer, 5>,
+    pub(crate) timers: Timers<PeerTimer, 4>,
     pub(crate) score: u32,
     /// What it announced, sent, or was sent or announced by us.
     pub(crate) known: KnownSet,

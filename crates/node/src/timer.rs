@@ -6,8 +6,8 @@ use std::marker::PhantomData;
 
 use tabchain_core::Timestamp;
 
-/// An enum of timer kinds. `ALL` lists them in slot order; `N` in [`Timers`] must equal
-/// its length.
+/// An enum of timer kinds. `ALL` lists them in slot order (`ALL[k.index()] == k`); `N`
+/// in [`Timers`] must equal its length.
 pub(crate) trait TimerKind: Copy + 'static {
     const ALL: &'static [Self];
     fn index(self) -> usize;
@@ -38,18 +38,29 @@ impl<K: TimerKind, const N: usize> Timers<K, N> {
 
     /// When the earliest timer fires.
     pub(crate) fn next(&self) -> Option<Timestamp> {
-        self.at.iter().flatten().min().copied()
+        // Plain loops: this runs after every input, and simulations run unoptimised in
+        // tests.
+        let mut next: Option<Timestamp> = None;
+        for slot in &self.at {
+            if let Some(at) = *slot {
+                if next.is_none_or(|n| at < n) {
+                    next = Some(at);
+                }
+            }
+        }
+        next
     }
 
     /// Clears and returns one timer that is due at `now`, in slot order; call until
     /// `None`.
     pub(crate) fn pop_expired(&mut self, now: Timestamp) -> Option<K> {
-        let kind = K::ALL
-            .iter()
-            .copied()
-            .find(|k| self.at[k.index()].is_some_and(|at| at <= now))?;
-        self.at[kind.index()] = None;
-        Some(kind)
+        for (index, slot) in self.at.iter_mut().enumerate() {
+            if slot.is_some_and(|at| at <= now) {
+                *slot = None;
+                return Some(K::ALL[index]);
+            }
+        }
+        None
     }
 }
 

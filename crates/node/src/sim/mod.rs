@@ -559,10 +559,11 @@ impl Sim {
             }
         }
         let next = self.nodes[i].node.poll_timeout();
-        if self.nodes[i].alive && next.is_some() && next != self.nodes[i].wake {
-            self.nodes[i].wake = next;
-            let at = next.expect("checked").max(self.now);
-            self.queue.push(at, Job::Wake { node: i });
+        if let Some(at) = next {
+            if self.nodes[i].alive && next != self.nodes[i].wake {
+                self.nodes[i].wake = next;
+                self.queue.push(at.max(self.now), Job::Wake { node: i });
+            }
         }
     }
 

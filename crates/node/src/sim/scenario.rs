@@ -22,7 +22,8 @@ pub struct Scenario {
     pub degree: usize,
     /// Mean one-way link latency.
     pub latency_ms: u64,
-    /// Blocks mined after the network formed.
+    /// Blocks mined after the network formed; one more (two after a partition) is
+    /// mined at the end to settle ties between tips of equal work.
     pub blocks: usize,
     /// Mean time between blocks (exponential), also the chain's target block time.
     pub block_interval_ms: u64,
@@ -41,6 +42,8 @@ pub struct Scenario {
     pub miners: usize,
     /// Nodes arrive over this long at the start.
     pub join_ms: u64,
+    /// Then this long for the mesh to form before the first block.
+    pub warmup_ms: u64,
     /// Quiet time at the end for the network to converge.
     pub settle_ms: u64,
 }
@@ -61,6 +64,7 @@ impl Default for Scenario {
             flood: false,
             miners: 8,
             join_ms: 2_000,
+            warmup_ms: 3_000,
             settle_ms: 10_000,
         }
     }
@@ -163,7 +167,7 @@ pub fn run(scenario: &Scenario) -> Report {
         plan.push((start.saturating_add(offset), Step::Join(i + 1)));
     }
 
-    let mining_start = start.saturating_add(s.join_ms + 3_000);
+    let mining_start = start.saturating_add(s.join_ms + s.warmup_ms);
     let mut t = mining_start.millis() as f64;
     let mut block_times = Vec::new();
     for _ in 0..s.blocks {
@@ -216,13 +220,13 @@ pub fn run(scenario: &Scenario) -> Report {
         plan.push((mining_start.saturating_add(span / 3), Step::Partition));
         plan.push((mining_start.saturating_add(2 * span / 3), Step::Heal));
     }
-    // After a heal, sides may be tied in work: two more blocks settle it.
+    // Blocks found close together leave nodes split between tips of equal work (the
+    // first seen wins ties), as may a partition. One more block after a quiet spell
+    // settles it; two after a partition, whose sides need time to link up again.
     let mut end = mining_end;
-    if s.partition {
-        for _ in 0..2 {
-            end = end.saturating_add(s.block_interval_ms);
-            plan.push((end, Step::Mine));
-        }
+    for _ in 0..if s.partition { 2 } else { 1 } {
+        end = end.saturating_add(s.block_interval_ms);
+        plan.push((end, Step::Mine));
     }
     plan.sort_by_key(|(at, _)| *at);
 

@@ -1,0 +1,171 @@
+//! Blocks arriving out of order, twice, or before their parents: a node ends on the same
+//! tip as the chain they came from, fetching what is missing.
+
+mod common;
+
+use common::*;
+use tabchain_core::{Block, Hash, Ledger, Timestamp};
+use tabchain_node::{Config, Event, Gossip, InvItem, Message, Node, NodeEvent};
+
+/// A scripted peer and the chain it serves.
+struct Server {
+    peer: Scripted,
+    ledger: Ledger,
+}
+
+impl Server {
+    fn new(n: u8, blocks: &[Block]) -> Server {
+        let mut ledger = Ledger::new(params());
+        for block in blocks {
+            ledger.submit_block(block.clone(), T0).unwrap();
+        }
+        Server {
+            peer: Scripted::new(n),
+            ledger,
+        }
+    }
+}
+
+/// Answers `x`'s requests to each server until `x` asks for nothing more. Blocks asked
+/// for in one round are sent in the order `scramble` gives.
+fn serve(x: &mut Node, servers: &[Server], scramble: impl Fn(&mut Vec<Block>)) -> Vec<NodeEvent> {
+    let mut events = Vec::new();
+    for _ in 0..100 {
+        let out = drain(x);
+        events.extend(out.events.iter().cloned());
+        let mut replied = false;
+        for server in servers {
+            let mut blocks = Vec::new();
+            for message in out.sent_to(server.peer.id) {
+                match message {
+                    Message::GetData(items) => {
+                        for item in items {
+                            let InvItem::Block(hash) = item else { continue };
+                            blocks.push(server.ledger.chain().block(&hash).unwrap().clone());
+                        }
+                    }
+                    Message::GetHeaders { locator, stop } => {
+                        let headers = server.ledger.chain().headers_after(&locator, stop, 2000);
+                        server.peer.send(x, T0, &Message::Headers(headers));
+                        replied = true;
+                    }
+                    _ => {}
+                }
+            }
+            scramble(&mut blocks);
+            for block in blocks {
+                server.peer.send(x, T0, &Message::Block(block));
+                replied = true;
+            }
+        }
+        if !replied {
+            return events;
+        }
+    }
+    panic!("the node kept asking");
+}
+
+fn no_penalties(events: &[NodeEvent]) {
+    let penalties: Vec<_> = events
+        .iter()
+        .filter(|e| matches!(e, NodeEvent::Misbehaved { .. }))
+        .collect();
+    assert!(penalties.is_empty(), "{penalties:?}");
+}
+
+#[test]
+fn a_block_whose_parents_are_missing_brings_them_in() {
+    let blocks = chain(12);
+    let server = Server::new(2, &blocks);
+    let mut x = node(1);
+    // The peer claims nothing at the handshake, then announces only its tip.
+    server
+        .peer
+        .connect(&mut x, T0, 0, params().genesis().hash());
+    let tip = blocks.last().unwrap().hash();
+    server
+        .peer
+        .send(&mut x, T0, &Message::Inv(vec![InvItem::Block(tip)]));
+    let events = serve(&mut x, std::slice::from_ref(&server), |_| {});
+    assert_eq!(x.tip(), tip);
+    assert_eq!(x.height(), 12);
+    no_penalties(&events);
+}
+
+#[test]
+fn announcements_and_answers_in_any_order_from_two_peers_end_on_the_same_tip() {
+    let blocks = chain(20);
+    let servers = [Server::new(2, &blocks), Server::new(3, &blocks)];
+    let mut x = node(1);
+    for server in &servers {
+        server
+            .peer
+            .connect(&mut x, T0, 0, params().genesis().hash());
+    }
+    // Each announces every block, in a different order, some twice.
+    let hashes: Vec<Hash> = blocks.iter().map(Block::hash).collect();
+    let mut backwards = hashes.clone();
+    backwards.reverse();
+    let mut by_hash = hashes.clone();
+    by_hash.sort();
+    for (server, order) in servers.iter().zip([backwards, by_hash]) {
+        let mut items: Vec<InvItem> = order.into_iter().map(InvItem::Block).collect();
+        items.extend(items.clone().into_iter().step_by(3));
+        server.peer.send(&mut x, T0, &Message::Inv(items));
+    }
+    let events = serve(&mut x, &servers, |blocks| blocks.sort_by_key(Block::hash));
+    assert_eq!(x.tip(), blocks.last().unwrap().hash());
+    no_penalties(&events);
+    let accepted = events
+        .iter()
+        .filter(|e| matches!(e, NodeEvent::BlockAccepted { .. }))
+        .count();
+    assert_eq!(accepted, 20, "each block taken in once");
+}
+
+#[test]
+fn pushed_blocks_twice_and_shuffled_end_on_the_same_tip() {
+    let blocks = chain(15);
+    let config = Config {
+        gossip: Gossip::Flood,
+        ..Config::default()
+    };
+    let mut x = node_with(1, config, params());
+    let server = Server::new(2, &blocks);
+    server
+        .peer
+        .connect(&mut x, T0, 0, params().genesis().hash());
+    let mut pushed: Vec<Block> = blocks.iter().rev().cloned().collect();
+    pushed.extend(blocks.iter().cloned());
+    pushed.sort_by_key(Block::hash);
+    for block in pushed {
+        server.peer.send(&mut x, T0, &Message::Block(block));
+    }
+    let events = serve(&mut x, std::slice::from_ref(&server), |_| {});
+    assert_eq!(x.tip(), blocks.last().unwrap().hash());
+    no_penalties(&events);
+}
+
+#[test]
+fn a_stored_chain_reloads_in_any_order_without_being_announced_again() {
+    let blocks = chain(10);
+    let mut x = node(1);
+    let mut shuffled = blocks.clone();
+    shuffled.sort_by_key(Block::hash);
+    for block in shuffled {
+        x.handle_event(T0, Event::LoadBlock(block)).unwrap();
+    }
+    assert_eq!(x.tip(), blocks.last().unwrap().hash());
+    let out = drain(&mut x);
+    assert!(
+        out.actions.is_empty(),
+        "nothing to store or send: {:?}",
+        out.actions
+    );
+    // A block from the future is refused as the caller's mistake.
+    let mut late = x
+        .ledger()
+        .template(key(1).public_key().address(), Timestamp(T0.0 + 3_600_000));
+    assert!(tabchain_core::pow::solve(&mut late.header));
+    assert!(x.handle_event(T0, Event::MinedBlock(late)).is_err());
+}

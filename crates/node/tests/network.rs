@@ -1,0 +1,261 @@
+//! Whole networks in the simulator: joining and returning nodes sync, partitions heal
+//! onto the most-work chain, adversaries are dropped for what they did, churn, and a
+//! thousand nodes. Every failure names the seed that reproduces it.
+
+use tabchain_core::{TxId, COIN};
+use tabchain_node::sim::{run, AdversaryKind, Role, Scenario, Sim, SimConfig};
+use tabchain_node::{DropReason, Misbehaviour};
+
+/// A small full mesh: `n` nodes, all linked after a few seconds.
+fn mesh(seed: u64, n: usize, block_ms: u64) -> Sim {
+    let mut sim = Sim::new(SimConfig::new(seed, block_ms));
+    for _ in 0..n {
+        sim.add_node(Role::Honest);
+        sim.run_for(50);
+    }
+    sim.run_for(3_000);
+    assert_eq!(sim.links(), n * (n - 1) / 2, "seed {seed}: a full mesh");
+    sim
+}
+
+fn assert_clean(sim: &Sim, seed: u64) {
+    let violations = sim.check();
+    assert!(violations.is_empty(), "seed {seed}: {violations:#?}");
+}
+
+#[test]
+fn a_node_joining_a_500_block_network_syncs_to_the_tip() {
+    let seed = 11;
+    let mut sim = mesh(seed, 5, 1_000);
+    let pay_to = sim.address(0);
+    let blocks = sim.build_chain(500, pay_to);
+    for i in 0..5 {
+        sim.load(i, &blocks);
+    }
+    let tip = blocks.last().unwrap().hash();
+    assert!(sim.converged());
+    let joiner = sim.add_node(Role::Honest);
+    let joined = sim.now();
+    while sim.node(joiner).tip() != tip {
+        sim.run_for(100);
+        assert!(
+            sim.now().since(joined) < 10_000,
+            "seed {seed}: at height {} after 10 s",
+            sim.node(joiner).height()
+        );
+    }
+    assert_eq!(sim.node(joiner).height(), 500);
+    println!("synced 500 blocks in {} ms", sim.now().since(joined));
+    assert_clean(&sim, seed);
+}
+
+#[test]
+fn a_node_away_for_100_blocks_catches_up() {
+    let seed = 12;
+    let mut sim = mesh(seed, 5, 500);
+    sim.mine(0).unwrap();
+    sim.run_for(1_000);
+    sim.leave(4);
+    for k in 0..100 {
+        sim.mine(k % 4).unwrap();
+        sim.run_for(500);
+    }
+    let tip = sim.node(0).tip();
+    assert_eq!(sim.node(0).height(), 101);
+    assert_eq!(sim.node(4).height(), 1);
+    sim.rejoin(4);
+    assert_eq!(sim.node(4).height(), 1, "it reloads what it had");
+    sim.run_for(5_000);
+    assert_eq!(sim.node(4).tip(), tip, "seed {seed}");
+    assert_clean(&sim, seed);
+}
+
+#[test]
+fn a_partition_heals_onto_the_most_work_chain_and_losing_payments_return() {
+    let seed = 13;
+    let mut sim = mesh(seed, 6, 1_000);
+    // A coin for node 0, confirmed everywhere before the split.
+    sim.mine(0).unwrap();
+    sim.run_for(1_000);
+    sim.partition(|i| i >= 3);
+    // Side a: a payment, confirmed in one block. Side b: three blocks.
+    let paid: TxId = sim.pay(0, 1, COIN, 10).expect("node 0 has a coin");
+    sim.run_for(500);
+    sim.mine(1).unwrap();
+    for _ in 0..3 {
+        sim.run_for(1_000);
+        sim.mine(3).unwrap();
+    }
+    sim.run_for(3_000);
+    let a_tip = sim.node(0).tip();
+    let b_tip = sim.node(3).tip();
+    assert_ne!(a_tip, b_tip);
+    assert!(
+        sim.node(0).ledger().mempool().is_empty(),
+        "confirmed on side a"
+    );
+    sim.heal();
+    sim.run_for(15_000);
+    assert!(sim.converged(), "seed {seed}");
+    assert_eq!(sim.node(0).tip(), b_tip, "most work wins");
+    for i in sim.live_honest() {
+        assert!(
+            sim.node(i).ledger().mempool().contains(&paid),
+            "seed {seed}: node {i} lacks the payment the losing side had confirmed"
+        );
+    }
+    assert_clean(&sim, seed);
+}
+
+#[test]
+fn adversaries_are_dropped_for_what_they_did_and_honest_nodes_converge() {
+    for seed in [21, 22] {
+        let scenario = Scenario {
+            seed,
+            nodes: 30,
+            adversaries: 8,
+            blocks: 8,
+            block_interval_ms: 2_000,
+            txs: 5,
+            ..Scenario::default()
+        };
+        let report = run(&scenario);
+        assert!(report.ok(), "seed {seed}: {report:#?}");
+        assert_eq!(report.misbehavers_dropped, 8, "seed {seed}: {report:#?}");
+        assert_eq!(report.honest_misbehaviour_drops, 0, "seed {seed}");
+        for reason in ["Undecodable", "InvalidBlock", "InvFlood", "Withheld"] {
+            assert!(
+                report.adversary_drop_reasons.contains_key(reason),
+                "seed {seed}: no drop for {reason}: {report:#?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn each_adversary_kind_is_dropped_with_its_own_reason() {
+    let seed = 23;
+    let mut sim = mesh(seed, 6, 1_000);
+    let kinds = AdversaryKind::ALL;
+    let adversaries: Vec<usize> = kinds
+        .iter()
+        .map(|kind| sim.add_node(Role::Adversary(*kind)))
+        .collect();
+    sim.run_for(3_000);
+    sim.mine(0).unwrap();
+    sim.run_for(10_000);
+    for (kind, adversary) in kinds.iter().zip(adversaries) {
+        let reasons: Vec<Misbehaviour> = sim
+            .drops()
+            .iter()
+            .filter(|d| d.peer == adversary && sim.role(d.node) == Role::Honest)
+            .filter_map(|d| match d.reason {
+                DropReason::Misbehaved(what) => Some(what),
+                _ => None,
+            })
+            .collect();
+        let expected = |what: &Misbehaviour| match kind {
+            AdversaryKind::Garbage => matches!(what, Misbehaviour::Undecodable(_)),
+            AdversaryKind::InvalidBlocks => matches!(what, Misbehaviour::InvalidBlock(_)),
+            AdversaryKind::InvFlood => *what == Misbehaviour::InvFlood,
+            AdversaryKind::Withhold => *what == Misbehaviour::Withheld,
+        };
+        assert!(!reasons.is_empty(), "seed {seed}: {kind:?} never dropped");
+        assert!(
+            reasons.iter().all(expected),
+            "seed {seed}: {kind:?}: {reasons:?}"
+        );
+    }
+    assert_clean(&sim, seed);
+}
+
+#[test]
+fn churn_with_crashes_goodbyes_and_returns_still_converges() {
+    let seed = 31;
+    let report = run(&Scenario {
+        seed,
+        nodes: 40,
+        churn: 0.4,
+        blocks: 10,
+        block_interval_ms: 2_000,
+        txs: 10,
+        ..Scenario::default()
+    });
+    assert!(report.ok(), "seed {seed}: {report:#?}");
+    assert!(report.live_nodes < 40, "seed {seed}: some left for good");
+}
+
+#[test]
+fn a_partitioned_run_with_payments_keeps_every_invariant() {
+    let seed = 32;
+    let report = run(&Scenario {
+        seed,
+        nodes: 30,
+        partition: true,
+        blocks: 12,
+        block_interval_ms: 2_000,
+        txs: 15,
+        ..Scenario::default()
+    });
+    assert!(report.ok(), "seed {seed}: {report:#?}");
+    assert!(
+        report.frames_cut > 0,
+        "seed {seed}: the partition cut something"
+    );
+}
+
+#[test]
+fn the_same_seed_gives_the_same_run() {
+    let scenario = Scenario {
+        seed: 41,
+        nodes: 25,
+        blocks: 5,
+        block_interval_ms: 2_000,
+        txs: 5,
+        adversaries: 2,
+        churn: 0.2,
+        ..Scenario::default()
+    };
+    assert_eq!(run(&scenario), run(&scenario));
+}
+
+#[test]
+fn flooding_delivers_too_at_about_the_degree_in_bytes() {
+    let seed = 42;
+    let base = Scenario {
+        seed,
+        nodes: 60,
+        blocks: 6,
+        block_interval_ms: 2_000,
+        txs: 5,
+        ..Scenario::default()
+    };
+    let pull = run(&base);
+    let flood = run(&Scenario {
+        flood: true,
+        ..base.clone()
+    });
+    assert!(pull.ok() && flood.ok(), "seed {seed}: {pull:#?} {flood:#?}");
+    assert!(pull.block_bytes_per_node_per_block < 1.1, "{pull:#?}");
+    assert!(flood.block_bytes_per_node_per_block > 4.0, "{flood:#?}");
+}
+
+#[test]
+fn a_thousand_nodes_deliver_every_block_to_every_live_node() {
+    let seed = 1000;
+    let report = run(&Scenario {
+        seed,
+        nodes: 1_000,
+        degree: 8,
+        blocks: 4,
+        block_interval_ms: 1_500,
+        txs: 4,
+        join_ms: 1_000,
+        warmup_ms: 2_000,
+        settle_ms: 2_000,
+        ..Scenario::default()
+    });
+    assert!(report.ok(), "seed {seed}: {report:#?}");
+    assert_eq!(report.delivered_fraction, 1.0);
+    assert!(report.block_bytes_per_node_per_block < 1.1, "{report:#?}");
+}
