@@ -16,8 +16,8 @@ use crate::gossip::{Fetcher, KnownSet};
 use crate::handshake::{HandshakeError, Version};
 use crate::liveness::{Liveness, Pong};
 use crate::message::{
-    InvItem, Message, MessageKind, MAX_HEADERS, MAX_INV_ITEMS, MAX_LOCATOR, MAX_PEERS_LISTED,
-    MAX_SIGNAL_BYTES,
+    DecodeError, InvItem, Message, MessageKind, MAX_HEADERS, MAX_INV_ITEMS, MAX_LOCATOR,
+    MAX_PEERS_LISTED, MAX_SIGNAL_BYTES, PROTOCOL_VERSION,
 };
 use crate::peer::{DroppedList, DroppedPeer, Peer, PeerState, PeerTimer};
 use crate::random::Rng;
@@ -644,6 +644,14 @@ impl Node {
         let ready = p.is_ready();
         let message = match Message::decode(bytes) {
             Ok(message) => message,
+            // A newer or older node is not a liar: refuse it as the handshake would.
+            Err(DecodeError::UnsupportedVersion(theirs)) if !ready => {
+                let error = HandshakeError::ProtocolVersion {
+                    ours: PROTOCOL_VERSION,
+                    theirs,
+                };
+                return self.drop_peer(peer, DropReason::Refused(error));
+            }
             Err(error) => return self.misbehaved(peer, Misbehaviour::Undecodable(error)),
         };
         let kind = message.kind();

@@ -26,12 +26,22 @@ impl Server {
     }
 }
 
-/// Answers `x`'s requests to each server until `x` asks for nothing more. Blocks asked
-/// for in one round are sent in the order `scramble` gives.
-fn serve(x: &mut Node, servers: &[Server], scramble: impl Fn(&mut Vec<Block>)) -> Vec<NodeEvent> {
+/// Answers `x`'s requests to each server, starting with those in `earlier` (what `x` did
+/// before), until `x` asks for nothing more. Blocks asked for in one round are sent in
+/// the order `scramble` gives.
+fn serve(
+    x: &mut Node,
+    servers: &[Server],
+    mut earlier: Vec<Output>,
+    scramble: impl Fn(&mut Vec<Block>),
+) -> Vec<NodeEvent> {
     let mut events = Vec::new();
-    for _ in 0..100 {
-        let out = drain(x);
+    for _ in 0..1000 {
+        let mut out = drain(x);
+        for before in earlier.drain(..).rev() {
+            out.actions.splice(0..0, before.actions);
+            out.events.splice(0..0, before.events);
+        }
         events.extend(out.events.iter().cloned());
         let mut replied = false;
         for server in servers {
@@ -86,7 +96,7 @@ fn a_block_whose_parents_are_missing_brings_them_in() {
     server
         .peer
         .send(&mut x, T0, &Message::Inv(vec![InvItem::Block(tip)]));
-    let events = serve(&mut x, std::slice::from_ref(&server), |_| {});
+    let events = serve(&mut x, std::slice::from_ref(&server), vec![], |_| {});
     assert_eq!(x.tip(), tip);
     assert_eq!(x.height(), 12);
     no_penalties(&events);
@@ -113,7 +123,9 @@ fn announcements_and_answers_in_any_order_from_two_peers_end_on_the_same_tip() {
         items.extend(items.clone().into_iter().step_by(3));
         server.peer.send(&mut x, T0, &Message::Inv(items));
     }
-    let events = serve(&mut x, &servers, |blocks| blocks.sort_by_key(Block::hash));
+    let events = serve(&mut x, &servers, vec![], |blocks| {
+        blocks.sort_by_key(Block::hash)
+    });
     assert_eq!(x.tip(), blocks.last().unwrap().hash());
     no_penalties(&events);
     let accepted = events
@@ -121,6 +133,41 @@ fn announcements_and_answers_in_any_order_from_two_peers_end_on_the_same_tip() {
         .filter(|e| matches!(e, NodeEvent::BlockAccepted { .. }))
         .count();
     assert_eq!(accepted, 20, "each block taken in once");
+}
+
+#[test]
+fn a_node_behind_syncs_header_first_and_shows_progress() {
+    let blocks = chain(300);
+    let tip = blocks.last().unwrap().hash();
+    let servers = [Server::new(2, &blocks), Server::new(3, &blocks)];
+    let mut x = node(1);
+    // The handshake tells x how far behind it is.
+    let handshakes = servers
+        .iter()
+        .map(|server| server.peer.connect(&mut x, T0, 300, tip))
+        .collect();
+    let events = serve(&mut x, &servers, handshakes, |_| {});
+    assert_eq!(x.tip(), tip);
+    no_penalties(&events);
+    let progress: Vec<(u64, u64)> = events
+        .iter()
+        .filter_map(|e| match e {
+            NodeEvent::SyncProgress { height, target } => Some((*height, *target)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(progress.first(), Some(&(0, 300)));
+    assert_eq!(progress.last(), Some(&(300, 300)));
+    assert!(progress.windows(2).all(|w| w[0].0 <= w[1].0));
+    // Headers came from one peer; blocks from both.
+    let asked = |id| {
+        events
+            .iter()
+            .filter(|e| matches!(e, NodeEvent::MessageOut { peer, kind: tabchain_node::MessageKind::GetData, .. } if *peer == id))
+            .count()
+    };
+    assert!(asked(servers[0].peer.id) > 0 && asked(servers[1].peer.id) > 0);
+    assert_eq!(x.sync_target(), None);
 }
 
 #[test]
@@ -141,7 +188,7 @@ fn pushed_blocks_twice_and_shuffled_end_on_the_same_tip() {
     for block in pushed {
         server.peer.send(&mut x, T0, &Message::Block(block));
     }
-    let events = serve(&mut x, std::slice::from_ref(&server), |_| {});
+    let events = serve(&mut x, std::slice::from_ref(&server), vec![], |_| {});
     assert_eq!(x.tip(), blocks.last().unwrap().hash());
     no_penalties(&events);
 }

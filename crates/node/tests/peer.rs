@@ -181,6 +181,27 @@ fn another_protocol_version_is_refused() {
             refused(HandshakeError::ProtocolVersion { ours: 1, theirs: 7 })
         )]
     );
+    // A node of another version says so in every frame's first byte, before its
+    // Version can even be read: refused the same way, not banned as a liar.
+    let newer = Scripted::new(3);
+    x.handle_event(
+        T0,
+        Event::PeerConnected {
+            peer: newer.id,
+            binding: newer.binding.clone(),
+        },
+    )
+    .unwrap();
+    let mut frame = newer.version(&params(), 0, Hash::ZERO).encode();
+    frame[0] = 2;
+    newer.send_bytes(&mut x, T0, frame);
+    assert_eq!(
+        drain(&mut x).disconnects(),
+        vec![(
+            newer.id,
+            refused(HandshakeError::ProtocolVersion { ours: 1, theirs: 2 })
+        )]
+    );
 }
 
 #[test]
