@@ -2,8 +2,9 @@
 //!
 //! Generic over what the server keeps per peer (its outgoing queue), so the rules are
 //! unit-tested here without sockets. The socket loop holds this behind one mutex and
-//! does all its sending while it holds it, which keeps the order of `welcome`,
-//! `peer_joined` and `peer_left` the same for everyone in a room.
+//! queues `welcome`, `peer_joined` and `peer_left` while it holds it, so everyone in a
+//! room sees joins and leaves in the same order, and no signal reaches a tab before
+//! its `welcome`.
 
 use std::collections::HashMap;
 
