@@ -25,7 +25,7 @@ pub struct Version {
     pub best_height: u64,
     pub best_hash: Hash,
     pub public_key: PublicKey,
-    /// Over [`DOMAIN`], `genesis` and the link's binding bytes.
+    /// Over the domain tag `tabchain-link/v1`, `genesis` and the link's binding bytes.
     pub signature: Signature,
 }
 

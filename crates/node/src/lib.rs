@@ -2,10 +2,10 @@
 //! simulator that drives it.
 //!
 //! A [`Node`] never touches a socket, a clock or a source of randomness: the browser
-//! driver, the simulator ([`sim`]) and the tests hand it time as a [`Timestamp`] and
-//! frames as bytes, and carry out the [`Action`]s it returns. So everything a node says
-//! to its peers, timeouts and gossip choices included, runs the same in a tab as in a
-//! thousand-node simulation.
+//! driver, the simulator ([`sim`]) and the tests hand it time as a
+//! [`tabchain_core::Timestamp`] and frames as bytes, and carry out the [`Action`]s it
+//! returns. So everything a node says to its peers, timeouts and gossip choices
+//! included, runs the same in a tab as in a thousand-node simulation.
 //!
 //! # Driving a node
 //!
@@ -44,18 +44,19 @@
 //! - After `handle_event`, `handle_timeout` or a command, drain `poll_action` (and
 //!   `poll_event`), then ask `poll_timeout` again: any call may move the deadline.
 //!   Calling `handle_timeout` early or late is harmless; it fires what is due.
-//! - Links are named by the peer's [`NodeId`]; keep at most one per peer (resolve
-//!   WebRTC glare in the driver). Report [`Event::PeerConnected`] when the data channel
-//!   opens, before any [`Event::Message`] from it, with `binding` bytes both sides
-//!   compute alike (the two DTLS fingerprints, sorted and joined). The node then proves
-//!   the peer's identity in the handshake.
+//! - Links are named by the peer's [`tabchain_core::NodeId`]; keep at most one per
+//!   peer (resolve WebRTC glare in the driver). Report [`Event::PeerConnected`] when
+//!   the data channel opens, before any [`Event::Message`] from it, with `binding`
+//!   bytes both sides compute alike (the two DTLS fingerprints, sorted and joined). The
+//!   node then proves the peer's identity in the handshake.
 //! - One [`Event::Message`] per data-channel message, in order. Whatever the bytes are,
 //!   the node answers with actions: a malformed frame becomes misbehaviour, a
 //!   [`NodeEvent::Misbehaved`] and, past the limit, [`Action::Disconnect`].
 //! - When the node decides to drop a peer it sends it a `Goodbye` and then asks for
 //!   [`Action::Disconnect`]; it has already forgotten the peer. When a link closes on
-//!   its own, report [`Event::PeerDisconnected`]. When the tab closes, call
-//!   [`Node::shutdown`] and carry out its actions.
+//!   its own (or the signaling server says the peer left), report
+//!   [`Event::PeerDisconnected`]. When the tab closes, call [`Node::shutdown`] and carry
+//!   out its actions.
 //! - [`Action::Connect`] asks for a new link: reach the peer through the signaling
 //!   server, or through the mesh with [`Node::send_signal`] (the peer receives the
 //!   payload as [`Action::Signal`] and answers the same way). Report the outcome as

@@ -5,7 +5,9 @@ mod common;
 
 use common::*;
 use tabchain_core::{Block, Hash, Ledger, Timestamp};
-use tabchain_node::{Config, Event, Gossip, InvItem, Message, Node, NodeEvent};
+use tabchain_node::{Config, Event, Gossip, InvItem, Message, MessageKind, Node, NodeEvent};
+
+const GET_DATA: MessageKind = MessageKind::GetData;
 
 /// A scripted peer and the chain it serves.
 struct Server {
@@ -163,7 +165,10 @@ fn a_node_behind_syncs_header_first_and_shows_progress() {
     let asked = |id| {
         events
             .iter()
-            .filter(|e| matches!(e, NodeEvent::MessageOut { peer, kind: tabchain_node::MessageKind::GetData, .. } if *peer == id))
+            .filter(|e| match e {
+                NodeEvent::MessageOut { peer, kind, .. } => *peer == id && *kind == GET_DATA,
+                _ => false,
+            })
             .count()
     };
     assert!(asked(servers[0].peer.id) > 0 && asked(servers[1].peer.id) > 0);

@@ -405,7 +405,8 @@ fn signals_are_relayed_through_a_common_peer_and_spoofs_refused() {
     let mut nodes = [&mut a, &mut b, &mut c];
     let ids = [ida, idb, idc];
     let mut signals = Vec::new();
-    let pump = |nodes: &mut [&mut tabchain_node::Node; 3], signals: &mut Vec<(usize, Action)>| loop {
+    type Three<'a> = [&'a mut tabchain_node::Node; 3];
+    let pump = |nodes: &mut Three, signals: &mut Vec<(usize, Action)>| loop {
         let mut moved = false;
         for i in 0..3 {
             while let Some(action) = nodes[i].poll_action() {

@@ -74,7 +74,8 @@ impl Sim {
         match kind {
             AdversaryKind::Garbage => {
                 for j in peers {
-                    // At least 16 bytes, so that no one-byte message (a `Goodbye`) can come out by chance.
+                    // At least 16 bytes, so that no one-byte message (a `Goodbye`) can
+                    // come out by chance.
                     let len = 16 + self.rng.index(64);
                     let mut frame = vec![PROTOCOL_VERSION];
                     frame.extend((0..len).map(|_| self.rng.next_u64() as u8));

@@ -115,7 +115,8 @@ impl Sim {
                 .collect();
             if !lacking.is_empty() {
                 violations.push(format!(
-                    "valid transaction {txid:?} is unconfirmed and missing from {} mempools (e.g. node {})",
+                    "valid transaction {txid:?} is unconfirmed and missing from {} \
+                     mempools (e.g. node {})",
                     lacking.len(),
                     lacking[0]
                 ));
