@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use tabchain_signaling::{serve, Args};
 use tokio::net::TcpListener;
+use tokio::signal::unix::{signal, SignalKind};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -29,6 +30,13 @@ async fn main() -> ExitCode {
         Err(err) => tracing::warn!(%err, "could not raise the open-file limit"),
     }
 
+    let shutdown = match shutdown_signal() {
+        Ok(shutdown) => shutdown,
+        Err(err) => {
+            tracing::error!(%err, "cannot listen for SIGTERM and SIGINT");
+            return ExitCode::FAILURE;
+        }
+    };
     let listener = match TcpListener::bind(args.bind).await {
         Ok(listener) => listener,
         Err(err) => {
@@ -44,7 +52,7 @@ async fn main() -> ExitCode {
         ),
         None => tracing::info!("signaling on ws://{}/ws?room=<name>", args.bind),
     }
-    match serve(listener, config, shutdown_signal()).await {
+    match serve(listener, config, shutdown).await {
         Ok(()) => {
             tracing::info!("stopped");
             ExitCode::SUCCESS
@@ -56,23 +64,17 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Ctrl-C, or SIGTERM from a service manager or `docker stop`.
-async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            // Without a SIGTERM handler, Ctrl-C still works.
-            Err(err) => {
-                tracing::warn!(%err, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
+/// Ctrl-C, or SIGTERM from a service manager or `docker stop`. The handlers are
+/// installed here, before the server announces itself, so that a signal sent as soon
+/// as it is up is not lost to the default action (an abrupt exit).
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
-    }
-    tracing::info!("shutting down: closing every connection");
+        tracing::info!("shutting down: closing every connection");
+    })
 }
