@@ -8,6 +8,10 @@ use tabchain_core::{NodeId, Timestamp};
 
 use crate::message::InvItem;
 
+/// Most items wanted at once. Announcements past it are ignored until some arrive: a
+/// peer announcing junk within its budget cannot grow the table without bound.
+const MAX_WANTS: usize = 16_384;
+
 /// A set that forgets its oldest entries past a capacity: what a peer has announced or
 /// been sent. Forgetting only risks announcing something twice.
 #[derive(Debug, Clone)]
@@ -92,6 +96,9 @@ impl Fetcher {
                 want.asked.is_none()
             }
             None => {
+                if self.wants.len() >= MAX_WANTS {
+                    return false;
+                }
                 self.wants.insert(
                     item,
                     Want {

@@ -1184,7 +1184,7 @@ impl Node {
                 if let Some(p) = self.peers.get_mut(&peer) {
                     p.best_height = p.best_height.max(height);
                 }
-                if headers.len() == MAX_HEADERS {
+                if headers.len() == MAX_HEADERS && self.sync.has_room() {
                     let mut locator = vec![last];
                     locator.extend(self.ledger.chain().locator());
                     self.request_headers(peer, locator);
@@ -1256,7 +1256,7 @@ impl Node {
                     .assign(self.now, self.config.request_timeout_ms, &mut free);
             for item in assignment.abandoned {
                 if let InvItem::Block(hash) = item {
-                    self.sync.block_done(&hash);
+                    self.sync.block_lost(&hash);
                 }
             }
             for (peer, items) in assignment.requests {

@@ -18,6 +18,10 @@ pub(crate) enum HeadersError {
     BadPow(usize),
 }
 
+/// Most headers kept pending: a sync stops asking for more past it (a classroom chain
+/// is far shorter; it bounds what a peer with cheap proof of work can make us hold).
+const MAX_PENDING: usize = 100_000;
+
 #[derive(Debug, Clone, Default)]
 pub(crate) struct HeaderSync {
     /// The peer whose `Headers` we are waiting for.
@@ -44,6 +48,11 @@ impl HeaderSync {
     /// The highest header known: what the UI shows sync progress against.
     pub(crate) fn target(&self) -> Option<u64> {
         self.by_height.last().map(|(height, _)| *height)
+    }
+
+    /// Whether more headers may be taken in.
+    pub(crate) fn has_room(&self) -> bool {
+        self.pending.len() < MAX_PENDING
     }
 
     /// Whether this header is pending (its block is not stored yet).
@@ -92,6 +101,19 @@ impl HeaderSync {
     pub(crate) fn block_done(&mut self, hash: &Hash) {
         if let Some(height) = self.pending.remove(hash) {
             self.by_height.remove(&(height, *hash));
+        }
+    }
+
+    /// Nobody delivered this pending block: forget it and every pending header at its
+    /// height or above, which cannot connect without it. Headers of a branch that does
+    /// exist come back with the next sync.
+    pub(crate) fn block_lost(&mut self, hash: &Hash) {
+        let Some(height) = self.pending.get(hash).copied() else {
+            return;
+        };
+        let lost = self.by_height.split_off(&(height, Hash::ZERO));
+        for (_, hash) in lost {
+            self.pending.remove(&hash);
         }
     }
 
@@ -157,5 +179,8 @@ mod tests {
         assert_eq!(window, [1, 2]);
         sync.block_done(&headers[0].hash());
         assert_eq!(sync.in_window(1, 1).len(), 1);
+        sync.block_lost(&headers[2].hash());
+        assert_eq!(sync.target(), Some(2), "nothing above a lost block stays");
+        assert!(sync.has(&headers[1].hash()) && !sync.has(&headers[4].hash()));
     }
 }

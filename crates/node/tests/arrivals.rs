@@ -221,3 +221,34 @@ fn a_stored_chain_reloads_in_any_order_without_being_announced_again() {
     assert!(tabchain_core::pow::solve(&mut late.header));
     assert!(x.handle_event(T0, Event::MinedBlock(late)).is_err());
 }
+
+#[test]
+fn a_block_is_announced_once_to_each_peer_and_never_back_to_its_sender() {
+    let blocks = chain(1);
+    let hash = blocks[0].hash();
+    let (p, q) = (Server::new(2, &blocks), Server::new(3, &blocks));
+    let mut x = node(1);
+    let genesis = params().genesis().hash();
+    p.peer.connect(&mut x, T0, 0, genesis);
+    q.peer.connect(&mut x, T0, 0, genesis);
+    p.peer
+        .send(&mut x, T0, &Message::Inv(vec![InvItem::Block(hash)]));
+    // x fetches it from p, then announces it to q only.
+    let out = drain(&mut x);
+    assert_eq!(
+        out.sent_to(p.peer.id),
+        vec![Message::GetData(vec![InvItem::Block(hash)])]
+    );
+    p.peer.send(&mut x, T0, &Message::Block(blocks[0].clone()));
+    let out = drain(&mut x);
+    assert!(out.sent_to(p.peer.id).is_empty());
+    assert_eq!(
+        out.sent_to(q.peer.id),
+        vec![Message::Inv(vec![InvItem::Block(hash)])]
+    );
+    // q announcing it back is not fetched, and nothing goes out again.
+    q.peer
+        .send(&mut x, T0, &Message::Inv(vec![InvItem::Block(hash)]));
+    let out = drain(&mut x);
+    assert!(out.sent_to(p.peer.id).is_empty() && out.sent_to(q.peer.id).is_empty());
+}
