@@ -997,13 +997,16 @@ impl Node {
     fn block_stored(&mut self, hash: Hash, origin: Origin, tip_change: Option<TipChange>) {
         self.report_block(hash, origin);
         // Orphans this block released joined the tree too.
-        let released: Vec<(Hash, Origin)> = self
+        let chain = self.ledger.chain();
+        let mut released: Vec<(u64, Hash, Origin)> = self
             .orphans
             .iter()
-            .filter(|(h, _)| self.ledger.chain().block(h).is_some())
-            .map(|(h, o)| (*h, *o))
+            .filter_map(|(h, o)| Some((chain.height_of(h)?, *h, *o)))
             .collect();
-        for (h, o) in released {
+        // Lowest first, and in an order that does not depend on the map's hasher: the
+        // driver stores them in this order and reloads them so.
+        released.sort_unstable_by_key(|(height, h, _)| (*height, *h));
+        for (_, h, o) in released {
             self.orphans.remove(&h);
             self.sync.block_done(&h);
             self.report_block(h, o);
