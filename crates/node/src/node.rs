@@ -29,9 +29,9 @@ use crate::timer::{TimerKind, Timers};
 const KNOWN_PEERS: usize = 1_024;
 /// Transactions recently accepted or refused, not fetched again when announced.
 const RECENT_TXS: usize = 8_192;
-/// Transactions waiting for a coin they spend to appear (their parent is in a block
-/// this node does not have yet).
-const ORPHAN_TXS: usize = 64;
+/// Transactions waiting for a coin they spend to appear: its block is still on its
+/// way, or a reorg took it and may give it back.
+const ORPHAN_TXS: usize = 128;
 /// A tip change connecting more blocks than this announces only the new tip: peers
 /// that lack the rest fetch them by header sync, not one `Inv` each.
 const ANNOUNCE_MAX_BLOCKS: usize = 8;
@@ -973,6 +973,15 @@ impl Node {
 
     fn accept_block(&mut self, block: Block, origin: Origin) -> Result<(), BlockError> {
         let hash = block.hash();
+        // A block off our tip may switch branches, and the switch drops waiting payments
+        // whose coins the new branch lacks. They are kept aside, to come back if the
+        // chain switches back; peers will not announce them to us again.
+        let waiting: Vec<Transaction> = if block.header.prev != self.tip() {
+            let mempool = self.ledger.mempool().by_priority();
+            mempool.into_iter().map(|entry| entry.tx.clone()).collect()
+        } else {
+            Vec::new()
+        };
         let accepted = self.ledger.submit_block(block, self.now);
         self.sync.block_done(&hash);
         match accepted? {
@@ -989,7 +998,16 @@ impl Node {
                     }
                 }
             }
-            Accepted::Stored { tip_change } => self.block_stored(hash, origin, tip_change),
+            Accepted::Stored { tip_change } => {
+                if tip_change.as_ref().is_some_and(TipChange::is_reorg) {
+                    for tx in waiting {
+                        if !self.ledger.mempool().contains(&tx.id()) {
+                            self.keep_orphan_tx(tx);
+                        }
+                    }
+                }
+                self.block_stored(hash, origin, tip_change);
+            }
         }
         Ok(())
     }
@@ -1091,10 +1109,7 @@ impl Node {
                 match (error, waiting) {
                     (MempoolError::Invalid(TxError::MissingInput { .. }), Some(tx)) => {
                         // Its coin may be in a block still on its way.
-                        if self.orphan_txs.len() == ORPHAN_TXS {
-                            self.orphan_txs.pop_front();
-                        }
-                        self.orphan_txs.push_back(tx);
+                        self.keep_orphan_tx(tx);
                     }
                     (MempoolError::Full | MempoolError::Duplicate, _) => {}
                     _ => {
@@ -1104,6 +1119,13 @@ impl Node {
                 Err(error)
             }
         }
+    }
+
+    fn keep_orphan_tx(&mut self, tx: Transaction) {
+        if self.orphan_txs.len() == ORPHAN_TXS {
+            self.orphan_txs.pop_front();
+        }
+        self.orphan_txs.push_back(tx);
     }
 
     fn retry_orphan_txs(&mut self) {

@@ -252,3 +252,48 @@ fn a_block_is_announced_once_to_each_peer_and_never_back_to_its_sender() {
     let out = drain(&mut x);
     assert!(out.sent_to(p.peer.id).is_empty() && out.sent_to(q.peer.id).is_empty());
 }
+
+/// Extends `ledger` by one block paying `pay_to`, at `time`.
+fn extend(ledger: &mut Ledger, pay_to: u8, time: Timestamp) -> Block {
+    let mut block = ledger.template(key(pay_to).public_key().address(), time);
+    assert!(tabchain_core::pow::solve(&mut block.header));
+    ledger.submit_block(block.clone(), time).unwrap();
+    block
+}
+
+#[test]
+fn a_payment_a_reorg_drops_comes_back_when_the_chain_switches_back() {
+    let t = |n: u64| Timestamp(T0.0 - 100_000 + n * 1_000);
+    let mut a = Ledger::new(params());
+    let b1 = extend(&mut a, 1, t(1));
+    let mut b = a.clone();
+    let a2 = extend(&mut a, 1, t(2)); // pays node 1 the coin the payment spends
+    let b_branch = [extend(&mut b, 9, t(2)), extend(&mut b, 9, t(3))];
+    let a_more = [extend(&mut a, 9, t(3)), extend(&mut a, 9, t(4))];
+
+    let mut x = node(1);
+    for block in [b1, a2.clone()] {
+        x.handle_event(T0, Event::MinedBlock(block)).unwrap();
+    }
+    let coin = x.ledger().spendable(&key(1).public_key().address());
+    let wallet = tabchain_core::Wallet::new(key(1));
+    let coin_of_a2: Vec<_> = coin
+        .into_iter()
+        .filter(|(outpoint, _)| outpoint.txid == a2.transactions[0].id())
+        .collect();
+    let pay = wallet
+        .pay(&coin_of_a2, key(2).public_key().address(), 5, 1)
+        .unwrap();
+    x.handle_event(T0, Event::SubmitTx(pay.clone())).unwrap();
+    // Branch b has more work: its coins lack a2's, so the payment cannot wait.
+    for block in b_branch {
+        x.handle_event(T0, Event::MinedBlock(block)).unwrap();
+    }
+    assert!(!x.ledger().mempool().contains(&pay.id()));
+    // Branch a overtakes again: the payment is back.
+    for block in a_more {
+        x.handle_event(T0, Event::MinedBlock(block)).unwrap();
+    }
+    assert_eq!(x.height(), 4);
+    assert!(x.ledger().mempool().contains(&pay.id()));
+}
