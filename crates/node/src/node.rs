@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use tabchain_core::{
     Accepted, Address, Balance, Block, BlockError, Hash, Header, Ledger, MempoolError, NodeId,
-    Params, PublicKey, SecretKey, Timestamp, TipChange, Transaction, TxError, TxId,
+    OutPoint, Params, PublicKey, SecretKey, Timestamp, TipChange, Transaction, TxError, TxId,
 };
 
 use crate::config::{Config, Gossip};
@@ -973,9 +973,7 @@ impl Node {
 
     fn accept_block(&mut self, block: Block, origin: Origin) -> Result<(), BlockError> {
         let hash = block.hash();
-        // A block off our tip may switch branches, and the switch drops waiting payments
-        // whose coins the new branch lacks. They are kept aside, to come back if the
-        // chain switches back; peers will not announce them to us again.
+        // A block off our tip may switch branches; see `keep_dropped`.
         let waiting: Vec<Transaction> = if block.header.prev != self.tip() {
             let mempool = self.ledger.mempool().by_priority();
             mempool.into_iter().map(|entry| entry.tx.clone()).collect()
@@ -999,12 +997,8 @@ impl Node {
                 }
             }
             Accepted::Stored { tip_change } => {
-                if tip_change.as_ref().is_some_and(TipChange::is_reorg) {
-                    for tx in waiting {
-                        if !self.ledger.mempool().contains(&tx.id()) {
-                            self.keep_orphan_tx(tx);
-                        }
-                    }
+                if let Some(change) = tip_change.as_ref().filter(|c| c.is_reorg()) {
+                    self.keep_dropped(waiting, change);
                 }
                 self.block_stored(hash, origin, tip_change);
             }
@@ -1118,6 +1112,33 @@ impl Node {
                 }
                 Err(error)
             }
+        }
+    }
+
+    /// A branch switch drops the payments (waiting, or in the abandoned blocks) whose
+    /// coins the new branch lacks. They are kept aside, to come back if the coins do
+    /// (the chain may switch back, or another block may bring them): peers will not
+    /// announce them to us again.
+    fn keep_dropped(&mut self, waiting: Vec<Transaction>, change: &TipChange) {
+        let chain = self.ledger.chain();
+        let abandoned: Vec<Transaction> = change
+            .disconnected
+            .iter()
+            .filter_map(|hash| chain.block(hash))
+            .flat_map(|block| block.transactions.iter().skip(1).cloned())
+            .collect();
+        let dropped: Vec<Transaction> = waiting
+            .into_iter()
+            .chain(abandoned)
+            .filter(|tx| {
+                let txid = tx.id();
+                // Unspent outputs of its own mean the new branch confirmed it.
+                let confirmed = chain.utxo().get(&OutPoint { txid, index: 0 }).is_some();
+                !confirmed && !self.ledger.mempool().contains(&txid)
+            })
+            .collect();
+        for tx in dropped {
+            self.keep_orphan_tx(tx);
         }
     }
 

@@ -297,3 +297,42 @@ fn a_payment_a_reorg_drops_comes_back_when_the_chain_switches_back() {
     assert_eq!(x.height(), 4);
     assert!(x.ledger().mempool().contains(&pay.id()));
 }
+
+#[test]
+fn a_payment_confirmed_on_an_abandoned_branch_waits_again_once_its_coin_returns() {
+    let t = |n: u64| Timestamp(T0.0 - 100_000 + n * 1_000);
+    let mut a = Ledger::new(params());
+    let b1 = extend(&mut a, 1, t(1));
+    let mut b = a.clone();
+    let a2 = extend(&mut a, 1, t(2));
+    let mut a_again = a.clone();
+    let wallet = tabchain_core::Wallet::new(key(1));
+    let coins: Vec<_> = a
+        .spendable(&key(1).public_key().address())
+        .into_iter()
+        .filter(|(outpoint, _)| outpoint.txid == a2.transactions[0].id())
+        .collect();
+    let pay = wallet
+        .pay(&coins, key(2).public_key().address(), 5, 1)
+        .unwrap();
+    a.submit_tx(pay.clone()).unwrap();
+    let a3 = extend(&mut a, 9, t(3));
+    assert!(a3.transactions.contains(&pay));
+    let b_branch: Vec<Block> = (2..=4).map(|n| extend(&mut b, 8, t(n))).collect();
+    // The same coin again (a2), but later blocks without the payment.
+    let a_again: Vec<Block> = (3..=5).map(|n| extend(&mut a_again, 7, t(n))).collect();
+
+    let mut x = node(1);
+    for block in [b1, a2, a3] {
+        x.handle_event(T0, Event::MinedBlock(block)).unwrap();
+    }
+    for block in b_branch {
+        x.handle_event(T0, Event::MinedBlock(block)).unwrap();
+    }
+    assert!(x.ledger().mempool().is_empty(), "its coin is gone");
+    for block in a_again {
+        x.handle_event(T0, Event::MinedBlock(block)).unwrap();
+    }
+    assert_eq!(x.height(), 5);
+    assert!(x.ledger().mempool().contains(&pay.id()));
+}
