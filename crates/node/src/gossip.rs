@@ -59,6 +59,25 @@ struct Want {
     asked: Option<(NodeId, Timestamp)>,
 }
 
+/// Forgets `peer` as a source of `item`; if the request was out with it, puts the item
+/// back in the queue for the next source.
+fn drop_source(
+    want: &mut Want,
+    item: InvItem,
+    peer: NodeId,
+    deadlines: &mut BTreeSet<(Timestamp, InvItem)>,
+    queue: &mut BTreeSet<(u64, InvItem)>,
+) {
+    want.sources.retain(|p| *p != peer);
+    if let Some((asked, deadline)) = want.asked {
+        if asked == peer {
+            want.asked = None;
+            deadlines.remove(&(deadline, item));
+            queue.insert((want.priority, item));
+        }
+    }
+}
+
 /// Items to fetch and whom they are asked of.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Fetcher {
@@ -165,14 +184,7 @@ impl Fetcher {
     /// `peer` said it does not have `item`: ask the next source.
     pub(crate) fn not_found(&mut self, item: &InvItem, peer: NodeId) {
         if let Some(want) = self.wants.get_mut(item) {
-            want.sources.retain(|p| *p != peer);
-            if let Some((asked, deadline)) = want.asked {
-                if asked == peer {
-                    want.asked = None;
-                    self.deadlines.remove(&(deadline, *item));
-                    self.queue.insert((want.priority, *item));
-                }
-            }
+            drop_source(want, *item, peer, &mut self.deadlines, &mut self.queue);
         }
     }
 
@@ -197,14 +209,7 @@ impl Fetcher {
     /// `peer` is gone: forget it as a source, and ask someone else for what it owed.
     pub(crate) fn peer_gone(&mut self, peer: NodeId) {
         for (item, want) in &mut self.wants {
-            want.sources.retain(|p| *p != peer);
-            if let Some((asked, deadline)) = want.asked {
-                if asked == peer {
-                    want.asked = None;
-                    self.deadlines.remove(&(deadline, *item));
-                    self.queue.insert((want.priority, *item));
-                }
-            }
+            drop_source(want, *item, peer, &mut self.deadlines, &mut self.queue);
         }
     }
 

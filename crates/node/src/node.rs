@@ -833,21 +833,26 @@ impl Node {
         }
     }
 
+    /// The frame that delivers `item`, if this node holds it.
+    fn frame_for(&self, item: InvItem) -> Option<(MessageKind, Vec<u8>)> {
+        match item {
+            InvItem::Block(hash) => self
+                .ledger
+                .chain()
+                .block(&hash)
+                .map(|block| (MessageKind::Block, Message::block_frame(block))),
+            InvItem::Tx(txid) => self
+                .ledger
+                .mempool()
+                .get(&txid)
+                .map(|entry| (MessageKind::Tx, Message::tx_frame(&entry.tx))),
+        }
+    }
+
     fn on_get_data(&mut self, peer: NodeId, items: Vec<InvItem>) {
         let mut missing = Vec::new();
         for item in items {
-            let frame = match item {
-                InvItem::Block(hash) => self
-                    .ledger
-                    .chain()
-                    .block(&hash)
-                    .map(|block| (MessageKind::Block, Message::block_frame(block))),
-                InvItem::Tx(txid) => self
-                    .ledger
-                    .mempool()
-                    .get(&txid)
-                    .map(|entry| (MessageKind::Tx, Message::tx_frame(&entry.tx))),
-            };
+            let frame = self.frame_for(item);
             match frame {
                 Some((kind, bytes)) => {
                     if let Some(p) = self.peers.get_mut(&peer) {
@@ -950,18 +955,7 @@ impl Node {
         match self.config.gossip {
             Gossip::Pull => self.inv_outbox.entry(peer).or_default().push(item),
             Gossip::Flood => {
-                let frame = match item {
-                    InvItem::Block(hash) => self
-                        .ledger
-                        .chain()
-                        .block(&hash)
-                        .map(|block| (MessageKind::Block, Message::block_frame(block))),
-                    InvItem::Tx(txid) => self
-                        .ledger
-                        .mempool()
-                        .get(&txid)
-                        .map(|entry| (MessageKind::Tx, Message::tx_frame(&entry.tx))),
-                };
+                let frame = self.frame_for(item);
                 if let Some((kind, bytes)) = frame {
                     self.send_frame(peer, kind, bytes);
                 }
