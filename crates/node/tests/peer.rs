@@ -161,14 +161,7 @@ fn a_second_link_to_the_same_node_is_refused_and_the_first_kept() {
 fn another_protocol_version_is_refused() {
     let mut x = node(1);
     let peer = Scripted::new(2);
-    x.handle_event(
-        T0,
-        Event::PeerConnected {
-            peer: peer.id,
-            binding: peer.binding.clone(),
-        },
-    )
-    .unwrap();
+    peer.open_link(&mut x, T0);
     let Message::Version(mut version) = peer.version(&params(), 0, Hash::ZERO) else {
         unreachable!()
     };
@@ -184,14 +177,7 @@ fn another_protocol_version_is_refused() {
     // A node of another version says so in every frame's first byte, before its
     // Version can even be read: refused the same way, not banned as a liar.
     let newer = Scripted::new(3);
-    x.handle_event(
-        T0,
-        Event::PeerConnected {
-            peer: newer.id,
-            binding: newer.binding.clone(),
-        },
-    )
-    .unwrap();
+    newer.open_link(&mut x, T0);
     let mut frame = newer.version(&params(), 0, Hash::ZERO).encode();
     frame[0] = 2;
     newer.send_bytes(&mut x, T0, frame);
@@ -213,14 +199,7 @@ fn a_full_node_refuses_more_links_and_says_why() {
     let mut x = node_with(1, config, params());
     Scripted::new(2).connect(&mut x, T0, 0, Hash::ZERO);
     let late = Scripted::new(3);
-    x.handle_event(
-        T0,
-        Event::PeerConnected {
-            peer: late.id,
-            binding: late.binding.clone(),
-        },
-    )
-    .unwrap();
+    late.open_link(&mut x, T0);
     let out = drain(&mut x);
     assert_eq!(out.sent_to(late.id), vec![Message::Goodbye]);
     assert_eq!(
@@ -233,14 +212,7 @@ fn a_full_node_refuses_more_links_and_says_why() {
 fn a_silent_link_times_out_in_the_handshake() {
     let mut x = node(1);
     let mute = Scripted::new(2);
-    x.handle_event(
-        T0,
-        Event::PeerConnected {
-            peer: mute.id,
-            binding: mute.binding.clone(),
-        },
-    )
-    .unwrap();
+    mute.open_link(&mut x, T0);
     drain(&mut x);
     let deadline = T0.saturating_add(x.config().handshake_timeout_ms);
     x.handle_timeout(Timestamp(deadline.0 - 1));
@@ -281,14 +253,7 @@ fn a_peer_dropped_for_garbage_is_banned() {
 fn anything_but_the_handshake_first_is_out_of_turn() {
     let mut x = node(1);
     let peer = Scripted::new(2);
-    x.handle_event(
-        T0,
-        Event::PeerConnected {
-            peer: peer.id,
-            binding: peer.binding.clone(),
-        },
-    )
-    .unwrap();
+    peer.open_link(&mut x, T0);
     peer.send(&mut x, T0, &Message::Inv(vec![InvItem::Block(Hash::ZERO)]));
     assert_eq!(
         drain(&mut x).disconnects(),
@@ -299,14 +264,7 @@ fn anything_but_the_handshake_first_is_out_of_turn() {
     );
     // A Verack before the Version is out of turn too.
     let other = Scripted::new(3);
-    x.handle_event(
-        T0,
-        Event::PeerConnected {
-            peer: other.id,
-            binding: other.binding.clone(),
-        },
-    )
-    .unwrap();
+    other.open_link(&mut x, T0);
     other.send(&mut x, T0, &Message::Verack);
     assert_eq!(
         drain(&mut x).disconnects(),

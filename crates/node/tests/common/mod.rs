@@ -89,14 +89,8 @@ impl Scripted {
         Message::Version(Version::new(&self.key, genesis, height, tip, &self.binding))
     }
 
-    /// Links to `node` and completes the handshake as a peer at `height`/`tip`.
-    pub fn connect(
-        &self,
-        node: &mut Node,
-        now: Timestamp,
-        height: u64,
-        tip: tabchain_core::Hash,
-    ) -> Output {
+    /// Reports to `node` that a link to this peer opened, with this peer's binding.
+    pub fn open_link(&self, node: &mut Node, now: Timestamp) {
         node.handle_event(
             now,
             Event::PeerConnected {
@@ -105,6 +99,17 @@ impl Scripted {
             },
         )
         .unwrap();
+    }
+
+    /// Links to `node` and completes the handshake as a peer at `height`/`tip`.
+    pub fn connect(
+        &self,
+        node: &mut Node,
+        now: Timestamp,
+        height: u64,
+        tip: tabchain_core::Hash,
+    ) -> Output {
+        self.open_link(node, now);
         self.send(node, now, &self.version(&params(), height, tip));
         self.send(node, now, &Message::Verack);
         drain(node)
