@@ -36,7 +36,8 @@ pub enum ParseError {
     BadChecksum,
 }
 
-fn parse_hex<const N: usize>(s: &str) -> Result<[u8; N], ParseError> {
+/// Exactly `N` bytes written as `2N` hex digits.
+pub fn parse_hex<const N: usize>(s: &str) -> Result<[u8; N], ParseError> {
     if s.len() != 2 * N {
         return Err(ParseError::BadLength { expected: 2 * N });
     }

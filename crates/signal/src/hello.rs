@@ -45,12 +45,7 @@ impl fmt::Debug for Nonce {
 impl FromStr for Nonce {
     type Err = ParseError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if s.len() != 64 {
-            return Err(ParseError::BadLength { expected: 64 });
-        }
-        let mut bytes = [0; 32];
-        hex::decode_to_slice(s, &mut bytes).map_err(|_| ParseError::NotHex)?;
-        Ok(Nonce(bytes))
+        tabchain_core::keys::parse_hex(s).map(Nonce)
     }
 }
 
