@@ -9,6 +9,9 @@ step "toolchain"
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 rustup target list --installed | grep -qx wasm32-unknown-unknown \
     || rustup target add wasm32-unknown-unknown
+# trunk, wasm-bindgen-cli (with wasm-bindgen-test-runner), npm packages; PATH for them.
+# shellcheck source=scripts/setup.sh
+source scripts/setup.sh
 
 step "format and lints"
 cargo fmt --all --check
@@ -23,3 +26,28 @@ fi
 
 step "Rust tests"
 cargo test --workspace --locked
+
+step "a browser for the wasm and end-to-end tests (chromium, chromedriver)"
+setup_chromium
+
+# The browser tests run in a private network namespace holding only a loopback
+# interface: nothing can leave the machine, and 127.0.0.1 is the only ICE candidate.
+# (Needs root, or a user namespace; CI runs as root.)
+offline() { unshare --net sh -c 'ip link set lo up && exec "$@"' offline "$@"; }
+
+step "wasm tests (tabchain-web in headless Chromium through chromedriver)"
+# Built (and its crates fetched) outside the namespace, run inside it.
+cargo test -p tabchain-web --target wasm32-unknown-unknown --locked --no-run
+CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+CHROMEDRIVER=/usr/bin/chromedriver \
+WASM_BINDGEN_TEST_WEBDRIVER_JSON="$PWD/crates/web/webdriver.json" \
+    offline cargo test -p tabchain-web --target wasm32-unknown-unknown --locked --offline
+
+step "site build (trunk, release) and the signaling server that serves it"
+trunk build --release --offline --skip-version-check
+cargo build --release --locked -p tabchain-signaling
+
+step "browser end-to-end tests (e2e/*.test.mjs: several tabs, one signaling server)"
+offline node --test --test-concurrency=1 --test-reporter=spec e2e/*.test.mjs
+
+step "all tests passed"

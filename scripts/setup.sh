@@ -1,0 +1,86 @@
+# shellcheck shell=bash
+# Installs what building and testing tabchain needs, skipping whatever is already there.
+# Sourced (not run) by scripts/demo.sh and scripts/test.sh, from the repository root:
+#
+#     source scripts/setup.sh
+#
+# Afterwards PATH holds node_modules/.bin (binaryen's wasm-opt, which trunk uses) and
+# ~/.cargo/bin (trunk, wasm-bindgen, wasm-bindgen-test-runner). Safe to source again:
+# each step checks first and does nothing when its tool is already at the pinned version.
+#
+# The versions below must match the repository: TRUNK_VERSION is what the site is built
+# with (0.22 needs a newer rustc), WASM_BINDGEN_VERSION must equal the `wasm-bindgen`
+# crate in Cargo.lock, and binaryen's version lives in package.json (pinned in Trunk.toml
+# as `wasm_opt = "version_132"`).
+
+TABCHAIN_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TRUNK_VERSION=0.21.14
+WASM_BINDGEN_VERSION=0.2.130
+
+setup_note() { printf -- '-- %s\n' "$*"; }
+
+# `sudo` only when we are not root already (CI runs as root, a laptop usually not).
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    else
+        sudo "$@"
+    fi
+}
+
+setup_wasm_target() {
+    if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+        setup_note "adding the wasm32-unknown-unknown target"
+        rustup target add wasm32-unknown-unknown
+    fi
+}
+
+setup_trunk() {
+    if [ "$(trunk --version 2>/dev/null)" != "trunk $TRUNK_VERSION" ]; then
+        setup_note "installing trunk $TRUNK_VERSION (takes several minutes)"
+        cargo install --locked "trunk@$TRUNK_VERSION"
+    fi
+}
+
+# Also provides wasm-bindgen-test-runner, which runs the wasm tests in a browser.
+# Not --locked: the crate's lockfile pins a dependency version the registry no longer has.
+setup_wasm_bindgen() {
+    if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ] \
+        || ! command -v wasm-bindgen-test-runner >/dev/null; then
+        setup_note "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION"
+        cargo install "wasm-bindgen-cli@$WASM_BINDGEN_VERSION"
+    fi
+}
+
+# `npm ci` only when package-lock.json changed since the last install (a stamp file in
+# node_modules holds the lockfile's hash). Never downloads a browser: playwright-core has
+# no install script, and the variable below covers any package that might.
+setup_npm() {
+    local stamp="$TABCHAIN_ROOT/node_modules/.tabchain-lock.sha256"
+    local want
+    want="$(sha256sum "$TABCHAIN_ROOT/package-lock.json" | cut -d' ' -f1)"
+    if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] \
+        || [ ! -x "$TABCHAIN_ROOT/node_modules/.bin/wasm-opt" ]; then
+        setup_note "installing npm packages (npm ci)"
+        (cd "$TABCHAIN_ROOT" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+        printf '%s\n' "$want" >"$stamp"
+    fi
+}
+
+# Only the tests need a browser: Chromium for playwright-core and chromedriver for
+# wasm-bindgen-test-runner, both from the distribution's packages.
+setup_chromium() {
+    if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+        setup_note "installing chromium and chromium-driver"
+        as_root apt-get update
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver
+    fi
+}
+
+setup_wasm_target
+export PATH="$TABCHAIN_ROOT/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+setup_trunk
+setup_wasm_bindgen
+setup_npm
+# trunk asks the network for a newer version of itself on every build unless told not to.
+export TRUNK_SKIP_VERSION_CHECK=true
