@@ -20,11 +20,13 @@ test('two tabs of one profile link over BroadcastChannel without a server', { ti
     for (const tab of [t1, t2]) {
       assert.equal(tab.peers('connected').length, 1, `${tab.label} shows one connected peer`);
     }
-    await waitFor(() => [t1, t2].every((t) => t.last.signal === 'offline'), {
+    await waitFor(() => [t1, t2].every((t) => t.firstSeen.has('signal:offline')), {
       timeout: 30_000,
       what: 'signal-status offline (there is no /ws)',
       explain: () => describeTabs([t1, t2]),
     });
+
+    for (const tab of [t1, t2]) assert.ok(!tab.firstSeen.has('signal:connected'), `${tab.label} never shows the server connected`);
 
     const s = await mineUntil(t1, (x) => x.height >= 1);
     await waitForTip([t1, t2], s.tip, { height: s.height });

@@ -19,7 +19,8 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const DIST = path.join(ROOT, 'dist');
+// $E2E_DIST serves another build of the site (e.g. a debug build) instead of dist/.
+export const DIST = process.env.E2E_DIST ? path.resolve(process.env.E2E_DIST) : path.join(ROOT, 'dist');
 export const SIGNALING_BIN = path.join(ROOT, 'target', 'release', 'tabchain-signaling');
 export const ARTIFACTS = path.join(ROOT, 'e2e', 'artifacts');
 export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';

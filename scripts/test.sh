@@ -32,8 +32,12 @@ setup_chromium
 
 # The browser tests run in a private network namespace holding only a loopback
 # interface: nothing can leave the machine, and 127.0.0.1 is the only ICE candidate.
-# (Needs root, or a user namespace; CI runs as root.)
-offline() { unshare --net sh -c 'ip link set lo up && exec "$@"' offline "$@"; }
+# CI runs as root; anyone else gets a user namespace in which they are root.
+offline() {
+    local userns=()
+    [ "$(id -u)" -eq 0 ] || userns=(--user --map-root-user)
+    unshare "${userns[@]}" --net sh -c 'ip link set lo up && exec "$@"' offline "$@"
+}
 
 step "wasm tests (tabchain-web in headless Chromium through chromedriver)"
 # Built (and its crates fetched) outside the namespace, run inside it.
