@@ -1,0 +1,42 @@
+//! The root component: starts the node and lays out the panels.
+
+use leptos::prelude::*;
+use tabchain_web::view::View;
+use tabchain_web::Handle;
+
+use crate::chain::ChainPanel;
+use crate::log::LogPanel;
+use crate::mesh::MeshPanel;
+use crate::miner::MinerPanel;
+use crate::node::NodeBar;
+use crate::peers::PeersPanel;
+use crate::wallet::WalletPanel;
+
+#[component]
+pub fn App() -> impl IntoView {
+    let view = RwSignal::new(View::default());
+    let handle = Handle::start(move |next| view.set(next));
+
+    let node = Memo::new(move |_| view.with(|v| v.node.clone()));
+    let signal = Memo::new(move |_| view.with(|v| v.signal.clone()));
+    let peers = Memo::new(move |_| view.with(|v| v.peers.clone()));
+    let chain = Memo::new(move |_| view.with(|v| v.chain.clone()));
+    let miner = Memo::new(move |_| view.with(|v| v.miner.clone()));
+    let wallet = Memo::new(move |_| view.with(|v| v.wallet.clone()));
+    let log = Memo::new(move |_| view.with(|v| v.log.clone()));
+
+    view! {
+        <NodeBar node=node signal=signal />
+        {move || node.with(|n| n.error.clone()).map(|error| view! {
+            <p class="fatal" role="alert">{error}</p>
+        })}
+        <main class="grid">
+            <PeersPanel peers=peers />
+            <MeshPanel node=node peers=peers />
+            <ChainPanel chain=chain />
+            <MinerPanel miner=miner chain=chain handle=handle.clone() />
+            <WalletPanel wallet=wallet handle=handle />
+            <LogPanel log=log />
+        </main>
+    }
+}

@@ -1,0 +1,21 @@
+//! The tabchain page: a leptos (CSR) view of one browser node. The root component
+//! starts the node ([`tabchain_web::Handle`]), keeps the latest [`tabchain_web::view::View`]
+//! in a signal, and lays out one component per panel; panels only read their part of
+//! the view and send commands through the handle.
+//!
+//! Elements tests rely on carry `data-testid` attributes (see the README); keep them.
+
+#![cfg(target_arch = "wasm32")]
+#![forbid(unsafe_code)]
+
+mod app;
+mod chain;
+mod format;
+mod log;
+mod mesh;
+mod miner;
+mod node;
+mod peers;
+mod wallet;
+
+pub use app::App;

@@ -1,0 +1,49 @@
+//! The top bar: this node's name, id and room, and how it reaches the signaling server.
+
+use leptos::prelude::*;
+use tabchain_web::view::{NodeInfo, SignalInfo, SignalState};
+
+#[component]
+pub fn NodeBar(node: Memo<NodeInfo>, signal: Memo<SignalInfo>) -> impl IntoView {
+    let status_text = move || {
+        signal.with(|s| {
+            let server = match s.state {
+                SignalState::Connecting => "connecting to the signaling server",
+                SignalState::Connected => "signaling server connected",
+                SignalState::Offline => "signaling server offline",
+            };
+            match s.local_tabs {
+                0 => server.to_owned(),
+                1 => format!("{server} · 1 tab of this browser nearby"),
+                n => format!("{server} · {n} tabs of this browser nearby"),
+            }
+        })
+    };
+    view! {
+        <header class="bar">
+            <div class="brand">
+                <span class="logo" aria-hidden="true">"⛓"</span>
+                <span class="title">"tabchain"</span>
+            </div>
+            <div class="who">
+                <span class="name">{move || node.with(|n| n.name.clone())}</span>
+                <code class="id" data-testid="node-id" title="this node's id: the fingerprint of its key">
+                    {move || node.with(|n| n.id.clone())}
+                </code>
+            </div>
+            <div class="room">
+                "room " <strong>{move || node.with(|n| n.room.clone())}</strong>
+            </div>
+            <div
+                class="signal"
+                data-testid="signal-status"
+                data-state=move || signal.with(|s| s.state.as_str())
+                title=move || signal.with(|s| format!("{} {}", s.url, s.detail))
+            >
+                <span class="dot" aria-hidden="true"></span>
+                <span>{status_text}</span>
+                <span class="detail">{move || signal.with(|s| s.detail.clone())}</span>
+            </div>
+        </header>
+    }
+}

@@ -1,0 +1,55 @@
+//! When to try the signaling server again: doubling waits from half a second up to five,
+//! each shortened by a random part so a class of tabs does not reconnect in one burst
+//! when the server comes back.
+
+use rand_chacha::ChaCha8Rng;
+use rand_core::{RngCore, SeedableRng};
+
+const FIRST_MS: u64 = 500;
+const LONGEST_MS: u64 = 5_000;
+
+#[derive(Debug)]
+pub struct Backoff {
+    failures: u32,
+    rng: ChaCha8Rng,
+}
+
+impl Backoff {
+    pub fn new(seed: u64) -> Backoff {
+        Backoff {
+            failures: 0,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+        }
+    }
+
+    /// The wait before the next attempt, after one more failure.
+    pub fn next_delay_ms(&mut self) -> u64 {
+        let full = FIRST_MS
+            .saturating_mul(1 << self.failures.min(16))
+            .min(LONGEST_MS);
+        self.failures = self.failures.saturating_add(1);
+        full - self.rng.next_u64() % (full / 4 + 1)
+    }
+
+    /// The server answered: the next failure starts from the shortest wait again.
+    pub fn reset(&mut self) {
+        self.failures = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_double_up_to_five_seconds_and_reset() {
+        let mut backoff = Backoff::new(1);
+        let waits: Vec<u64> = (0..6).map(|_| backoff.next_delay_ms()).collect();
+        let ceilings = [500, 1000, 2000, 4000, 5000, 5000];
+        for (wait, ceiling) in waits.iter().zip(ceilings) {
+            assert!(*wait <= ceiling && *wait >= ceiling * 3 / 4, "{waits:?}");
+        }
+        backoff.reset();
+        assert!(backoff.next_delay_ms() <= 500);
+    }
+}

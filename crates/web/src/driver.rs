@@ -1,0 +1,905 @@
+//! The browser node: one [`Node`] driven by the clock, WebRTC links, the signaling
+//! server, the room's BroadcastChannel, mining workers and IndexedDB.
+//!
+//! Every browser callback turns into an [`Input`] delivered to the [`Driver`]; after
+//! each one the driver carries out the node's actions, re-arms its one timer and, at
+//! most every [`VIEW_INTERVAL_MS`], hands the page a fresh [`View`]. A callback that
+//! fires while the driver is busy (a JS API that reports synchronously) is queued and
+//! handled before the driver lets go, so inputs are never lost or re-entered.
+//!
+//! Links are keyed by node id, one per peer. When both tabs dial each other at once
+//! (glare), the offer of the tab with the smaller id wins; the other tab drops its own
+//! attempt and answers.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::rc::{Rc, Weak};
+
+use tabchain_core::{Address, NodeId, SecretKey, Timestamp, Wallet, WalletError};
+use tabchain_node::{Action, Config, Event, Node, NodeError};
+use tabchain_signal::{hello, ClientMessage, ServerMessage};
+use wasm_bindgen::prelude::*;
+use web_sys::PageTransitionEvent;
+
+use crate::backoff::Backoff;
+use crate::broadcast::LocalRoom;
+use crate::identity;
+use crate::js::{forever, now, random_u64, warn, window, Sink, Timer};
+use crate::log::Log;
+use crate::miners::{Miners, Report};
+use crate::record;
+use crate::rtc::{describe, Link, RtcEvent};
+use crate::settings::Settings;
+use crate::signaling::{ServerEvent, SignalSocket};
+use crate::store::Store;
+use crate::view::{parse_coins, LogKind, MinerInfo, SignalInfo, SignalState, Surroundings, View};
+use crate::wire::{Broadcast, Signal};
+
+/// The page gets a new view at most this often (a busy miner reports ~60 times a second).
+pub const VIEW_INTERVAL_MS: u64 = 100;
+
+/// A link whose data channel has not opened by then is given up.
+const DIAL_TIMEOUT_MS: u64 = 10_000;
+
+/// What a payment pays the miner, in base units (0.010 coins).
+pub const FEE: u64 = 10;
+
+/// Node-initiated closes wait this long so the `Goodbye` queued before them leaves.
+const GOODBYE_GRACE_MS: u32 = 200;
+
+/// Something that happened in the browser.
+#[derive(Debug)]
+enum Input {
+    Tick,
+    Loaded(Result<(Store, Vec<(String, Vec<u8>)>), String>),
+    Server(ServerEvent),
+    Local(Broadcast),
+    Rtc {
+        peer: NodeId,
+        session: u64,
+        event: RtcEvent,
+    },
+    Miner(Report),
+    PageHide,
+}
+
+/// How a link's offer, answer and candidates travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    Server,
+    /// The room's BroadcastChannel: the peer is a tab of this browser.
+    Local,
+    /// Through a linked peer (`Node::send_signal`).
+    Mesh,
+}
+
+#[derive(Debug)]
+struct Conn {
+    link: Link,
+    session: u64,
+    route: Route,
+    /// We made the offer.
+    offerer: bool,
+    /// The node asked for this link: a failure is reported as `DialFailed`.
+    dialed: bool,
+    /// The data channel opened and the node was told (`PeerConnected`).
+    open: bool,
+    deadline: Timestamp,
+}
+
+#[derive(Debug)]
+struct Server {
+    url: String,
+    socket: Option<SignalSocket>,
+    state: SignalState,
+    detail: String,
+    peers: HashSet<NodeId>,
+    retry_at: Option<Timestamp>,
+    backoff: Backoff,
+}
+
+/// Why the wallet could not pay.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PayError {
+    #[error("not an address: {0}")]
+    Address(String),
+    #[error("the amount must be coins with at most three decimals, like 12.5")]
+    Amount,
+    #[error("{0}")]
+    Wallet(#[from] WalletError),
+    #[error("{0}")]
+    Refused(#[from] NodeError),
+    #[error("the node is not running")]
+    NotRunning,
+}
+
+struct Shared {
+    driver: RefCell<Driver>,
+    queue: RefCell<VecDeque<Input>>,
+    on_view: Box<dyn Fn(View)>,
+}
+
+/// The page's handle on its node: commands go in here, views come out through the
+/// callback given to [`Handle::start`].
+#[derive(Clone)]
+pub struct Handle {
+    shared: Option<Rc<Shared>>,
+}
+
+impl std::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handle").field("running", &self.shared.is_some()).finish()
+    }
+}
+
+impl Handle {
+    /// Reads the settings from the page's URL and starts the node: it loads the stored
+    /// chain, then joins the room. `on_view` is called with every new view.
+    pub fn start(on_view: impl Fn(View) + 'static) -> Handle {
+        let location = window().location();
+        let settings = match Settings::from_query(&location.search().unwrap_or_default()) {
+            Ok(settings) => settings,
+            Err(err) => {
+                on_view(View::failed(format!("This page's address is not right: {err}.")));
+                return Handle { shared: None };
+            }
+        };
+        let shared = Rc::new_cyclic(|weak: &Weak<Shared>| {
+            let weak = weak.clone();
+            let sink = Sink::new(move |input| {
+                if let Some(shared) = weak.upgrade() {
+                    deliver(&shared, input);
+                }
+            });
+            Shared {
+                driver: RefCell::new(Driver::new(settings, sink)),
+                queue: RefCell::new(VecDeque::new()),
+                on_view: Box::new(on_view),
+            }
+        });
+        let sink = shared.driver.borrow().sink.clone();
+        listen_for_page_exit(sink.clone());
+        let name = shared.driver.borrow().network_name();
+        wasm_bindgen_futures::spawn_local(async move {
+            let loaded = async {
+                let store = Store::open(&name).await?;
+                let records = store.load().await?;
+                Ok::<_, JsValue>((store, records))
+            };
+            sink.send(Input::Loaded(loaded.await.map_err(|err| describe(&err))));
+        });
+        let handle = Handle {
+            shared: Some(shared),
+        };
+        handle.run(|_| ());
+        handle
+    }
+
+    pub fn set_mining(&self, on: bool) {
+        self.run(|driver| {
+            let pay_to = on.then(|| driver.address());
+            driver.node.set_mining(now(), pay_to);
+        });
+    }
+
+    pub fn set_workers(&self, count: usize) {
+        self.run(|driver| {
+            if let Err(err) = driver.miners.set_count(count) {
+                driver.warn(format!("could not start a mining worker: {}", describe(&err)));
+            }
+        });
+    }
+
+    /// Pays `amount` coins (text as typed) to `to`; returns the transaction id.
+    pub fn pay(&self, to: &str, amount: &str) -> Result<String, PayError> {
+        self.run(|driver| driver.pay(to, amount))
+            .unwrap_or(Err(PayError::NotRunning))
+    }
+
+    fn run<R>(&self, command: impl FnOnce(&mut Driver) -> R) -> Option<R> {
+        self.shared.as_ref().map(|shared| run(shared, command))
+    }
+}
+
+/// Handles `input` now, or after the input being handled if the driver is busy.
+fn deliver(shared: &Rc<Shared>, input: Input) {
+    if shared.driver.try_borrow_mut().is_ok() {
+        run(shared, |driver| driver.handle(input));
+    } else {
+        shared.queue.borrow_mut().push_back(input);
+    }
+}
+
+fn run<R>(shared: &Shared, command: impl FnOnce(&mut Driver) -> R) -> R {
+    let (result, view) = {
+        let mut driver = shared.driver.borrow_mut();
+        let result = command(&mut driver);
+        loop {
+            driver.pump();
+            let Some(input) = shared.queue.borrow_mut().pop_front() else { break };
+            driver.handle(input);
+        }
+        driver.arm_timer();
+        (result, driver.take_view())
+    };
+    // Outside the borrow: the page may send a command while it draws.
+    if let Some(view) = view {
+        (shared.on_view)(view);
+    }
+    result
+}
+
+fn listen_for_page_exit(sink: Sink<Input>) {
+    let on_hide = forever(Closure::<dyn FnMut()>::new(move || sink.send(Input::PageHide)));
+    // A page restored from the back/forward cache has closed every link on `pagehide`:
+    // start it afresh.
+    let on_show = forever(Closure::<dyn FnMut(PageTransitionEvent)>::new(
+        |event: PageTransitionEvent| {
+            if event.persisted() {
+                let _ = window().location().reload();
+            }
+        },
+    ));
+    let _ = window().add_event_listener_with_callback("pagehide", &on_hide);
+    let _ = window().add_event_listener_with_callback("pageshow", &on_show);
+}
+
+struct Driver {
+    node: Node,
+    key: SecretKey,
+    settings: Settings,
+    sink: Sink<Input>,
+    timer: Timer,
+    links: HashMap<NodeId, Conn>,
+    server: Server,
+    local: Option<LocalRoom>,
+    local_peers: HashSet<NodeId>,
+    miners: Miners,
+    store: Option<Store>,
+    loaded: usize,
+    corrupt: usize,
+    /// `pagehide` came: the node said goodbye and everything is closed.
+    closed: bool,
+    log: Log,
+    dirty: bool,
+    last_view: Timestamp,
+    view_due: Option<Timestamp>,
+}
+
+impl Driver {
+    fn new(settings: Settings, sink: Sink<Input>) -> Driver {
+        let now = now();
+        let key = identity::load_or_create();
+        let node = Node::new(
+            Config::default(),
+            key.clone(),
+            settings.params(),
+            random_u64(),
+            now,
+        );
+        let location = window().location();
+        let url = settings.signal_url(
+            &location.protocol().unwrap_or_default(),
+            &location.host().unwrap_or_default(),
+        );
+        let workers = settings.workers.unwrap_or_else(default_workers);
+        let timer = Timer::new({
+            let sink = sink.clone();
+            move || sink.send(Input::Tick)
+        });
+        Driver {
+            miners: Miners::new(workers, sink.map(Input::Miner)),
+            node,
+            key,
+            settings,
+            timer,
+            links: HashMap::new(),
+            server: Server {
+                url,
+                socket: None,
+                state: SignalState::Connecting,
+                detail: "reading stored blocks".into(),
+                peers: HashSet::new(),
+                retry_at: None,
+                backoff: Backoff::new(random_u64()),
+            },
+            local: None,
+            local_peers: HashSet::new(),
+            store: None,
+            loaded: 0,
+            corrupt: 0,
+            closed: false,
+            log: Log::default(),
+            dirty: true,
+            last_view: Timestamp(0),
+            view_due: None,
+            sink,
+        }
+    }
+
+    fn address(&self) -> Address {
+        self.key.public_key().address()
+    }
+
+    /// The IndexedDB database and BroadcastChannel of this room and rule set.
+    fn network_name(&self) -> String {
+        let genesis = self.node.ledger().chain().genesis_hash().to_string();
+        format!("tabchain-{}-{}", self.settings.room.as_str(), &genesis[..16])
+    }
+
+    fn handle(&mut self, input: Input) {
+        self.dirty = true;
+        if self.closed {
+            return;
+        }
+        let now = now();
+        match input {
+            Input::Tick => {
+                self.timer.fired();
+                self.on_tick(now);
+            }
+            Input::Loaded(loaded) => self.on_loaded(now, loaded),
+            Input::Server(event) => self.on_server(now, event),
+            Input::Local(message) => self.on_local(now, message),
+            Input::Rtc {
+                peer,
+                session,
+                event,
+            } => self.on_rtc(now, peer, session, event),
+            Input::Miner(report) => {
+                if let Some(block) = self.miners.on_report(report, now) {
+                    if let Err(err) = self.node.handle_event(now, Event::MinedBlock(block)) {
+                        self.warn(format!("{err}"));
+                        // Ask for a fresh template rather than idle.
+                        let pay_to = self.node.mining();
+                        self.node.set_mining(now, pay_to);
+                    }
+                }
+            }
+            Input::PageHide => self.on_page_hide(now),
+        }
+    }
+
+    fn on_tick(&mut self, now: Timestamp) {
+        self.node.handle_timeout(now);
+        let late: Vec<NodeId> = self
+            .links
+            .iter()
+            .filter(|(_, conn)| !conn.open && conn.deadline <= now)
+            .map(|(peer, _)| *peer)
+            .collect();
+        for peer in late {
+            self.end_link(now, peer, "no data channel within 10 s");
+        }
+        if self.server.retry_at.is_some_and(|at| at <= now) {
+            self.server.retry_at = None;
+            self.connect_server(now);
+        }
+        if self.view_due.is_some_and(|at| at <= now) {
+            self.view_due = None;
+        }
+    }
+
+    fn on_loaded(&mut self, now: Timestamp, loaded: Result<(Store, Vec<(String, Vec<u8>)>), String>) {
+        match loaded {
+            Ok((store, records)) => {
+                for (key, bytes) in records {
+                    let outcome = record::decode(&key, &bytes)
+                        .map_err(|err| err.to_string())
+                        .and_then(|block| {
+                            self.node
+                                .handle_event(now, Event::LoadBlock(block))
+                                .map_err(|err| err.to_string())
+                        });
+                    match outcome {
+                        Ok(()) => self.loaded += 1,
+                        Err(err) => {
+                            self.corrupt += 1;
+                            store.delete(&key);
+                            self.warn(format!("dropped stored block {:.12}: {err}", key));
+                        }
+                    }
+                }
+                self.log.push(
+                    now,
+                    LogKind::Block,
+                    format!("read {} stored blocks, height {}", self.loaded, self.node.height()),
+                );
+                self.store = Some(store);
+            }
+            Err(err) => self.warn(format!("no IndexedDB ({err}): blocks will not survive a reload")),
+        }
+        self.connect_server(now);
+        match LocalRoom::join(&self.network_name(), self.sink.map(Input::Local)) {
+            Ok(room) => {
+                room.post(&Broadcast::Hello {
+                    from: self.node.id().to_string(),
+                });
+                self.local = Some(room);
+            }
+            Err(err) => self.warn(format!("no BroadcastChannel: {}", describe(&err))),
+        }
+    }
+
+    // The signaling server.
+
+    fn connect_server(&mut self, now: Timestamp) {
+        self.server.state = SignalState::Connecting;
+        self.server.detail.clear();
+        match SignalSocket::open(&self.server.url, self.sink.map(Input::Server)) {
+            Ok(socket) => self.server.socket = Some(socket),
+            Err(err) => {
+                let why = describe(&err);
+                self.server_lost(now, why);
+            }
+        }
+    }
+
+    fn server_lost(&mut self, now: Timestamp, why: String) {
+        self.server.socket = None;
+        self.server.peers.clear();
+        self.server.state = SignalState::Offline;
+        let delay = self.server.backoff.next_delay_ms();
+        self.server.retry_at = Some(now.saturating_add(delay));
+        self.server.detail = format!("{why}; trying again in {:.1} s", delay as f64 / 1000.0);
+    }
+
+    fn on_server(&mut self, now: Timestamp, event: ServerEvent) {
+        match event {
+            ServerEvent::Message(ServerMessage::Challenge { nonce }) => {
+                if let Some(socket) = &self.server.socket {
+                    socket.send(&hello(&self.key, &self.settings.room, &nonce));
+                }
+            }
+            ServerEvent::Message(ServerMessage::Welcome { peers, .. }) => {
+                self.server.state = SignalState::Connected;
+                self.server.detail.clear();
+                self.server.backoff.reset();
+                self.server.peers = peers.iter().copied().collect();
+                self.log.push(
+                    now,
+                    LogKind::Peer,
+                    format!("joined room {} on the signaling server: {} tabs there", self.settings.room.as_str(), peers.len()),
+                );
+                let _ = self.node.handle_event(now, Event::PeersKnown(peers));
+            }
+            ServerEvent::Message(ServerMessage::PeerJoined { peer_id }) => {
+                self.server.peers.insert(peer_id);
+                let _ = self.node.handle_event(now, Event::PeersKnown(vec![peer_id]));
+            }
+            ServerEvent::Message(ServerMessage::PeerLeft { peer_id }) => {
+                self.server.peers.remove(&peer_id);
+                self.end_link(now, peer_id, "it left the signaling server");
+            }
+            ServerEvent::Message(ServerMessage::Signal { from, payload }) => {
+                match serde_json::from_value::<Signal>(payload) {
+                    Ok(signal) => self.on_signal(now, from, Route::Server, signal),
+                    Err(err) => self.warn(format!("unreadable signal from {from}: {err}")),
+                }
+            }
+            ServerEvent::Message(ServerMessage::Error { code, message }) => {
+                self.warn(format!("signaling server: {}: {message}", code.as_str()));
+            }
+            ServerEvent::Garbage(text) => self.warn(format!("signaling server sent {text}")),
+            ServerEvent::Closed { code, reason } => {
+                let why = match (self.server.state, reason.is_empty()) {
+                    (SignalState::Connected, true) => "the server closed".to_owned(),
+                    (_, true) => format!("no server at {} (code {code})", self.server.url),
+                    (_, false) => format!("the server closed: {reason}"),
+                };
+                if self.server.state == SignalState::Connected {
+                    self.log.push(now, LogKind::Warning, why.clone());
+                }
+                self.server_lost(now, why);
+            }
+        }
+    }
+
+    // Tabs of this browser.
+
+    fn on_local(&mut self, now: Timestamp, message: Broadcast) {
+        let me = self.node.id();
+        let parse = |id: &str| id.parse::<NodeId>().ok();
+        match message {
+            // A duplicated tab starts with a copy of this tab's sessionStorage, so with
+            // its identity: the older tab answers, and the copy takes a new one.
+            Broadcast::Hello { from } if parse(&from) == Some(me) => {
+                if let Some(room) = &self.local {
+                    room.post(&Broadcast::Here { from });
+                }
+            }
+            Broadcast::Here { from } if parse(&from) == Some(me) => {
+                identity::forget();
+                let _ = window().location().reload();
+            }
+            Broadcast::Hello { from } => {
+                if let Some(peer) = parse(&from) {
+                    if let Some(room) = &self.local {
+                        room.post(&Broadcast::Here { from: me.to_string() });
+                    }
+                    self.local_peers.insert(peer);
+                    let _ = self.node.handle_event(now, Event::PeersKnown(vec![peer]));
+                }
+            }
+            Broadcast::Here { from } => {
+                if let Some(peer) = parse(&from) {
+                    self.local_peers.insert(peer);
+                    let _ = self.node.handle_event(now, Event::PeersKnown(vec![peer]));
+                }
+            }
+            Broadcast::Bye { from } => {
+                if let Some(peer) = parse(&from) {
+                    self.local_peers.remove(&peer);
+                    self.end_link(now, peer, "its tab closed");
+                }
+            }
+            Broadcast::Signal { from, to, signal } => {
+                if let (Some(peer), Some(to)) = (parse(&from), parse(&to)) {
+                    if to == me {
+                        self.on_signal(now, peer, Route::Local, signal);
+                    }
+                }
+            }
+        }
+    }
+
+    // Links.
+
+    fn on_signal(&mut self, now: Timestamp, from: NodeId, route: Route, signal: Signal) {
+        match signal {
+            Signal::Offer { session, sdp } => {
+                let mut dialed = false;
+                if let Some(conn) = self.links.get(&from) {
+                    let ours_wins = conn.offerer && !conn.open && self.node.id() < from;
+                    if conn.session == session || ours_wins {
+                        return;
+                    }
+                    let old = self.links.remove(&from).expect("just looked it up");
+                    if old.open {
+                        // It started over (a reload): this link is gone on its side.
+                        let _ = self.node.handle_event(now, Event::PeerDisconnected { peer: from });
+                    }
+                    dialed = old.dialed && !old.open;
+                }
+                match Link::answer(&sdp, &self.settings.ice, self.rtc_sink(from, session)) {
+                    Ok(link) => {
+                        self.links.insert(
+                            from,
+                            Conn {
+                                link,
+                                session,
+                                route,
+                                offerer: false,
+                                dialed,
+                                open: false,
+                                deadline: now.saturating_add(DIAL_TIMEOUT_MS),
+                            },
+                        );
+                    }
+                    Err(err) => {
+                        self.warn(format!("cannot answer {from}: {}", describe(&err)));
+                        if dialed {
+                            let _ = self.node.handle_event(now, Event::DialFailed { peer: from });
+                        }
+                    }
+                }
+            }
+            Signal::Answer { session, sdp } => {
+                if let Some(conn) = self.conn(from, session) {
+                    if conn.offerer {
+                        conn.link.accept_answer(&sdp);
+                    }
+                }
+            }
+            Signal::Candidate {
+                session,
+                candidate,
+                sdp_mid,
+                sdp_m_line_index,
+            } => {
+                if let Some(conn) = self.conn(from, session) {
+                    conn.link
+                        .add_candidate(&candidate, sdp_mid.as_deref(), sdp_m_line_index);
+                }
+            }
+        }
+    }
+
+    fn conn(&mut self, peer: NodeId, session: u64) -> Option<&mut Conn> {
+        self.links
+            .get_mut(&peer)
+            .filter(|conn| conn.session == session)
+    }
+
+    fn rtc_sink(&self, peer: NodeId, session: u64) -> Sink<RtcEvent> {
+        self.sink.map(move |event| Input::Rtc {
+            peer,
+            session,
+            event,
+        })
+    }
+
+    fn dial(&mut self, now: Timestamp, peer: NodeId) {
+        if self.links.contains_key(&peer) {
+            return;
+        }
+        let route = if self.local_peers.contains(&peer) {
+            Route::Local
+        } else if self.server.state == SignalState::Connected && self.server.peers.contains(&peer) {
+            Route::Server
+        } else {
+            Route::Mesh
+        };
+        let session = random_u64();
+        match Link::offer(&self.settings.ice, self.rtc_sink(peer, session)) {
+            Ok(link) => {
+                self.links.insert(
+                    peer,
+                    Conn {
+                        link,
+                        session,
+                        route,
+                        offerer: true,
+                        dialed: true,
+                        open: false,
+                        deadline: now.saturating_add(DIAL_TIMEOUT_MS),
+                    },
+                );
+            }
+            Err(err) => {
+                self.warn(format!("cannot dial {peer}: {}", describe(&err)));
+                let _ = self.node.handle_event(now, Event::DialFailed { peer });
+            }
+        }
+    }
+
+    fn on_rtc(&mut self, now: Timestamp, peer: NodeId, session: u64, event: RtcEvent) {
+        let Some(conn) = self.conn(peer, session) else { return };
+        match event {
+            RtcEvent::LocalDescription(sdp) => {
+                let (route, signal) = if conn.offerer {
+                    (conn.route, Signal::Offer { session, sdp })
+                } else {
+                    (conn.route, Signal::Answer { session, sdp })
+                };
+                self.send_signal(now, peer, route, signal);
+            }
+            RtcEvent::RemoteSet => conn.link.remote_set(),
+            RtcEvent::LocalCandidate {
+                candidate,
+                sdp_mid,
+                sdp_m_line_index,
+            } => {
+                let route = conn.route;
+                let signal = Signal::Candidate {
+                    session,
+                    candidate,
+                    sdp_mid,
+                    sdp_m_line_index,
+                };
+                self.send_signal(now, peer, route, signal);
+            }
+            RtcEvent::Channel(channel) => conn.link.attach(channel),
+            RtcEvent::Open => {
+                if conn.open {
+                    return;
+                }
+                match conn.link.binding() {
+                    Some(binding) => {
+                        conn.open = true;
+                        let _ = self
+                            .node
+                            .handle_event(now, Event::PeerConnected { peer, binding });
+                    }
+                    None => self.end_link(now, peer, "its SDP has no DTLS fingerprint"),
+                }
+            }
+            RtcEvent::Message(bytes) => {
+                if conn.open {
+                    let _ = self.node.handle_event(now, Event::Message { peer, bytes });
+                }
+            }
+            RtcEvent::Closed(why) => self.end_link(now, peer, &why),
+        }
+    }
+
+    fn send_signal(&mut self, now: Timestamp, peer: NodeId, route: Route, signal: Signal) {
+        let sent = match route {
+            Route::Server => match &self.server.socket {
+                Some(socket) if self.server.state == SignalState::Connected => {
+                    let payload = serde_json::to_value(&signal).expect("signals always encode");
+                    socket.send(&ClientMessage::Signal { to: peer, payload });
+                    Ok(())
+                }
+                _ => Err("the signaling server is gone".to_owned()),
+            },
+            Route::Local => match &self.local {
+                Some(room) => {
+                    room.post(&Broadcast::Signal {
+                        from: self.node.id().to_string(),
+                        to: peer.to_string(),
+                        signal,
+                    });
+                    Ok(())
+                }
+                None => Err("no BroadcastChannel".to_owned()),
+            },
+            Route::Mesh => {
+                let payload = serde_json::to_vec(&signal).expect("signals always encode");
+                self.node
+                    .send_signal(peer, payload)
+                    .map_err(|err| err.to_string())
+            }
+        };
+        if let Err(why) = sent {
+            self.end_link(now, peer, &format!("no way to reach it: {why}"));
+        }
+    }
+
+    /// The link to `peer` is over for `why`; tells the node unless it asked for it.
+    fn end_link(&mut self, now: Timestamp, peer: NodeId, why: &str) {
+        let Some(conn) = self.links.remove(&peer) else { return };
+        if conn.open {
+            let _ = self.node.handle_event(now, Event::PeerDisconnected { peer });
+        } else if conn.dialed {
+            let _ = self.node.handle_event(now, Event::DialFailed { peer });
+        }
+        self.log.push(
+            now,
+            LogKind::Peer,
+            format!("link to {} ended: {why}", crate::names::friendly_name(&peer)),
+        );
+    }
+
+    fn on_page_hide(&mut self, now: Timestamp) {
+        self.node.shutdown(now);
+        self.pump();
+        // Goodbyes are on their way; closing now still lets them leave (the channel
+        // flushes before the connection is torn down), and the tab will not wait.
+        self.links.clear();
+        if let Some(room) = &self.local {
+            room.post(&Broadcast::Bye {
+                from: self.node.id().to_string(),
+            });
+        }
+        self.local = None;
+        self.server.socket = None;
+        self.miners.stop();
+        self.closed = true;
+    }
+
+    // The node's actions.
+
+    /// Carries out every action the node has queued, and logs its events.
+    fn pump(&mut self) {
+        let now = now();
+        while let Some(action) = self.node.poll_action() {
+            match action {
+                Action::Send { peer, bytes } => {
+                    if let Some(conn) = self.links.get(&peer).filter(|conn| conn.open) {
+                        conn.link.send(&bytes);
+                    }
+                }
+                Action::Disconnect { peer, .. } => {
+                    if let Some(conn) = self.links.remove(&peer) {
+                        conn.link.close_after(GOODBYE_GRACE_MS);
+                    }
+                }
+                Action::Connect { peer } => {
+                    if !self.closed {
+                        self.dial(now, peer);
+                    }
+                }
+                Action::Signal { from, payload } => match serde_json::from_slice::<Signal>(&payload) {
+                    Ok(signal) => self.on_signal(now, from, Route::Mesh, signal),
+                    Err(err) => self.warn(format!("unreadable signal relayed from {from}: {err}")),
+                },
+                Action::MineTemplate(template) => {
+                    if let Err(err) = self.miners.mine(template) {
+                        self.warn(format!("could not start a mining worker: {}", describe(&err)));
+                    }
+                }
+                Action::StopMining => self.miners.stop(),
+                Action::StoreBlock(block) => {
+                    if let Some(store) = &self.store {
+                        store.put(&record::key_of(&block), &block.encode());
+                    }
+                }
+            }
+        }
+        while let Some(event) = self.node.poll_event() {
+            self.log.node_event(now, &event);
+        }
+    }
+
+    fn arm_timer(&mut self) {
+        let earliest = [
+            self.node.poll_timeout(),
+            self.links
+                .values()
+                .filter(|conn| !conn.open)
+                .map(|conn| conn.deadline)
+                .min(),
+            self.server.retry_at,
+            self.view_due,
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        self.timer.arm(earliest, now());
+    }
+
+    // Commands.
+
+    fn pay(&mut self, to: &str, amount: &str) -> Result<String, PayError> {
+        let to: Address = to
+            .trim()
+            .parse()
+            .map_err(|err: tabchain_core::keys::ParseError| PayError::Address(err.to_string()))?;
+        let amount = parse_coins(amount).ok_or(PayError::Amount)?;
+        let wallet = Wallet::new(self.key.clone());
+        let coins = self.node.ledger().spendable(&wallet.address());
+        let tx = wallet.pay(&coins, to, amount, FEE)?;
+        let id = tx.id();
+        self.node.handle_event(now(), Event::SubmitTx(tx))?;
+        Ok(id.to_string())
+    }
+
+    // The view.
+
+    fn warn(&mut self, text: String) {
+        warn(&text);
+        self.log.push(now(), LogKind::Warning, text);
+    }
+
+    /// A new view if something changed and the last one is old enough; otherwise the
+    /// timer is set for when it will be.
+    fn take_view(&mut self) -> Option<View> {
+        let now = now();
+        if !self.dirty {
+            return None;
+        }
+        let next = self.last_view.saturating_add(VIEW_INTERVAL_MS);
+        if now < next {
+            if self.view_due.is_none() {
+                self.view_due = Some(next);
+                self.arm_timer();
+            }
+            return None;
+        }
+        self.dirty = false;
+        self.last_view = now;
+        let surroundings = Surroundings {
+            room: self.settings.room.as_str(),
+            address: self.address(),
+            signal: SignalInfo {
+                state: self.server.state,
+                url: self.server.url.clone(),
+                detail: self.server.detail.clone(),
+                local_tabs: self.local_peers.len(),
+            },
+            dialing: self
+                .links
+                .iter()
+                .filter(|(_, conn)| !conn.open)
+                .map(|(peer, _)| *peer)
+                .collect(),
+            miner: MinerInfo {
+                mining: self.node.mining().is_some(),
+                workers: self.miners.wanted(),
+                hashrate: self.miners.hashrate(now),
+                blocks_found: self.miners.found(),
+            },
+            loaded: self.loaded,
+            corrupt: self.corrupt,
+            log: self.log.lines(),
+        };
+        Some(View::build(&self.node, surroundings, now))
+    }
+}
+
+/// One worker per core, leaving one for the page, at least one.
+fn default_workers() -> usize {
+    let cores = window().navigator().hardware_concurrency() as usize;
+    cores.saturating_sub(1).max(1)
+}

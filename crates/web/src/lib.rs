@@ -1,0 +1,46 @@
+//! The tabchain browser node: [`Handle::start`] runs a `tabchain_node::Node` in a page,
+//! linked to the room's other tabs over WebRTC, and hands the page a [`view::View`] of
+//! it whenever something changed.
+//!
+//! What each part owns:
+//! - `driver`: the node's event loop, links by peer, routes for WebRTC signals;
+//! - `rtc`: one `RTCPeerConnection` and its data channel;
+//! - `signaling`: the WebSocket to the signaling server;
+//! - `broadcast`: the BroadcastChannel shared by the room's tabs of one browser;
+//! - `miners`: the mining workers; `store`: IndexedDB; `identity`: sessionStorage;
+//! - `js`: the clock, randomness, timers and the one place closures are leaked.
+//!
+//! The parts that need no browser ([`settings`], [`sdp`], [`names`], [`view`],
+//! [`record`], [`wire`], [`hashrate`], [`backoff`], [`log`]) build and test natively.
+
+#![forbid(unsafe_code)]
+
+pub mod backoff;
+pub mod hashrate;
+pub mod log;
+pub mod names;
+pub mod record;
+pub mod sdp;
+pub mod settings;
+pub mod view;
+pub mod wire;
+
+#[cfg(target_arch = "wasm32")]
+mod broadcast;
+#[cfg(target_arch = "wasm32")]
+mod driver;
+#[cfg(target_arch = "wasm32")]
+mod identity;
+#[cfg(target_arch = "wasm32")]
+mod js;
+#[cfg(target_arch = "wasm32")]
+mod miners;
+#[cfg(target_arch = "wasm32")]
+mod rtc;
+#[cfg(target_arch = "wasm32")]
+mod signaling;
+#[cfg(target_arch = "wasm32")]
+pub mod store;
+
+#[cfg(target_arch = "wasm32")]
+pub use driver::{Handle, PayError, FEE};

@@ -1,0 +1,171 @@
+//! The mining workers: each runs `tabchain-miner` and searches its own slice of the
+//! nonce space of the node's current template. A new template goes to every worker at
+//! once; a worker's `Found` for an older template is ignored.
+
+use js_sys::Uint8Array;
+use tabchain_core::{Block, Timestamp};
+use tabchain_miner::{slice, FromMiner, ToMiner};
+use wasm_bindgen::prelude::*;
+use web_sys::{MessageEvent, Worker};
+
+use crate::hashrate::HashMeter;
+use crate::js::Sink;
+
+/// The loader trunk writes for the `miner` worker binary (`data-loader-shim`).
+const WORKER_SCRIPT: &str = "miner_loader.js";
+
+/// A worker's report, with which worker sent it.
+#[derive(Debug)]
+pub struct Report {
+    pub worker: u32,
+    pub report: Option<FromMiner>,
+}
+
+#[derive(Debug)]
+struct Miner {
+    id: u32,
+    worker: Worker,
+    /// It sent `Ready`: messages now reach it.
+    ready: bool,
+    on_message: Closure<dyn FnMut(MessageEvent)>,
+}
+
+#[derive(Debug)]
+pub struct Miners {
+    workers: Vec<Miner>,
+    wanted: usize,
+    next_id: u32,
+    job: u32,
+    template: Option<Block>,
+    meter: HashMeter,
+    found: u64,
+    sink: Sink<Report>,
+}
+
+impl Miners {
+    /// No worker starts before mining does.
+    pub fn new(wanted: usize, sink: Sink<Report>) -> Miners {
+        Miners {
+            workers: Vec::new(),
+            wanted: wanted.max(1),
+            next_id: 0,
+            job: 0,
+            template: None,
+            meter: HashMeter::default(),
+            found: 0,
+            sink,
+        }
+    }
+
+    pub fn wanted(&self) -> usize {
+        self.wanted
+    }
+
+    pub fn found(&self) -> u64 {
+        self.found
+    }
+
+    pub fn hashrate(&mut self, now: Timestamp) -> u64 {
+        self.meter.rate(now)
+    }
+
+    /// Starts or ends workers to have `count`, and splits the template anew.
+    pub fn set_count(&mut self, count: usize) -> Result<(), JsValue> {
+        self.wanted = count.max(1);
+        if self.template.is_some() {
+            self.spawn_missing()?;
+        }
+        while self.workers.len() > self.wanted {
+            if let Some(miner) = self.workers.pop() {
+                miner.worker.set_onmessage(None);
+                miner.worker.terminate();
+                drop(miner.on_message);
+            }
+        }
+        self.hand_out();
+        Ok(())
+    }
+
+    /// Mine on `template` from now on.
+    pub fn mine(&mut self, template: Block) -> Result<(), JsValue> {
+        self.template = Some(template);
+        self.job = self.job.wrapping_add(1);
+        self.spawn_missing()?;
+        self.hand_out();
+        Ok(())
+    }
+
+    pub fn stop(&mut self) {
+        self.template = None;
+        self.job = self.job.wrapping_add(1);
+        for miner in self.workers.iter().filter(|miner| miner.ready) {
+            post(&miner.worker, &ToMiner::Stop);
+        }
+    }
+
+    /// Takes a worker's report; returns the solved block if it solved the current
+    /// template.
+    pub fn on_report(&mut self, report: Report, now: Timestamp) -> Option<Block> {
+        let (solved, hashes) = match report.report? {
+            FromMiner::Ready => {
+                let miner = self.workers.iter_mut().find(|miner| miner.id == report.worker)?;
+                miner.ready = true;
+                self.hand_out();
+                return None;
+            }
+            FromMiner::Progress { hashes, .. } | FromMiner::Exhausted { hashes, .. } => (None, hashes),
+            FromMiner::Found { job, nonce, hashes } => ((job == self.job).then_some(nonce), hashes),
+        };
+        self.meter.add(now, hashes);
+        let mut block = self.template.clone()?;
+        block.header.nonce = solved?;
+        self.found += 1;
+        // Nothing more to do on this template; the node's next one follows at once.
+        self.template = None;
+        Some(block)
+    }
+
+    fn spawn_missing(&mut self) -> Result<(), JsValue> {
+        while self.workers.len() < self.wanted {
+            let id = self.next_id;
+            self.next_id += 1;
+            let worker = Worker::new(WORKER_SCRIPT)?;
+            let sink = self.sink.clone();
+            let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+                let bytes = Uint8Array::new(&event.data()).to_vec();
+                sink.send(Report {
+                    worker: id,
+                    report: FromMiner::decode(&bytes).ok(),
+                });
+            });
+            worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+            self.workers.push(Miner {
+                id,
+                worker,
+                ready: false,
+                on_message,
+            });
+        }
+        Ok(())
+    }
+
+    /// Sends every ready worker its slice of the current template.
+    fn hand_out(&self) {
+        let Some(template) = &self.template else { return };
+        let count = self.workers.len();
+        for (index, miner) in self.workers.iter().enumerate().filter(|(_, miner)| miner.ready) {
+            post(
+                &miner.worker,
+                &ToMiner::Mine {
+                    job: self.job,
+                    header: template.header,
+                    nonces: slice(index, count),
+                },
+            );
+        }
+    }
+}
+
+fn post(worker: &Worker, message: &ToMiner) {
+    let _ = worker.post_message(&Uint8Array::from(message.encode().as_slice()));
+}

@@ -1,0 +1,218 @@
+//! The page's settings, read from its URL: which room, which rules, which servers.
+//!
+//! `?room=` picks the network (default `lobby`); `?difficulty=` makes blocks easier or
+//! harder (it is part of the rules, so it changes the genesis and only tabs with the same
+//! value link up); `?workers=` sets how many mining workers start; `?signal=` names a
+//! signaling server other than the page's own; `?ice=` lists STUN/TURN servers
+//! (comma-separated), with `?ice_username=` and `?ice_credential=` for TURN.
+
+use tabchain_core::Params;
+use tabchain_signal::{RoomName, RoomNameError};
+
+pub const DEFAULT_ROOM: &str = "lobby";
+
+/// Workers a page may ask for: more would only fight over the same cores.
+pub const MAX_WORKERS: usize = 16;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub room: RoomName,
+    /// Expected hashes per block until retargeting takes over; `None` keeps the
+    /// classroom default.
+    pub difficulty: Option<u64>,
+    pub workers: Option<usize>,
+    /// A `ws://` or `wss://` URL of the signaling server's `/ws`, without the room.
+    pub signal: Option<String>,
+    pub ice: Vec<IceServer>,
+}
+
+/// One STUN or TURN server for `RTCPeerConnection`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IceServer {
+    pub url: String,
+    pub username: Option<String>,
+    pub credential: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsError {
+    #[error("room: {0}")]
+    Room(#[from] RoomNameError),
+    #[error("difficulty must be a whole number from 1 up, not {0:?}")]
+    Difficulty(String),
+    #[error("workers must be a whole number from 1 to {MAX_WORKERS}, not {0:?}")]
+    Workers(String),
+    #[error("signal must be a ws:// or wss:// URL, not {0:?}")]
+    Signal(String),
+    #[error("ice servers must be stun:, turn: or turns: URLs, not {0:?}")]
+    Ice(String),
+}
+
+impl Settings {
+    /// Reads a URL's query string (`location.search`, with or without the `?`).
+    pub fn from_query(query: &str) -> Result<Settings, SettingsError> {
+        let mut room = None;
+        let mut settings = Settings {
+            room: DEFAULT_ROOM.parse().expect("the default room name is valid"),
+            difficulty: None,
+            workers: None,
+            signal: None,
+            ice: Vec::new(),
+        };
+        let (mut username, mut credential) = (None, None);
+        for pair in query.trim_start_matches('?').split('&') {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let value = percent_decode(value);
+            match key {
+                "room" => room = Some(value),
+                "difficulty" => {
+                    settings.difficulty = Some(
+                        value
+                            .parse()
+                            .ok()
+                            .filter(|&d| d >= 1)
+                            .ok_or(SettingsError::Difficulty(value))?,
+                    );
+                }
+                "workers" => {
+                    settings.workers = Some(
+                        value
+                            .parse()
+                            .ok()
+                            .filter(|n| (1..=MAX_WORKERS).contains(n))
+                            .ok_or(SettingsError::Workers(value))?,
+                    );
+                }
+                "signal" => {
+                    if !(value.starts_with("ws://") || value.starts_with("wss://")) {
+                        return Err(SettingsError::Signal(value));
+                    }
+                    settings.signal = Some(value);
+                }
+                "ice" => {
+                    for url in value.split(',').filter(|url| !url.is_empty()) {
+                        if !["stun:", "turn:", "turns:"].iter().any(|s| url.starts_with(s)) {
+                            return Err(SettingsError::Ice(url.to_owned()));
+                        }
+                        settings.ice.push(IceServer {
+                            url: url.to_owned(),
+                            username: None,
+                            credential: None,
+                        });
+                    }
+                }
+                "ice_username" => username = Some(value),
+                "ice_credential" => credential = Some(value),
+                _ => {}
+            }
+        }
+        if let Some(room) = room {
+            settings.room = room.parse()?;
+        }
+        for server in settings.ice.iter_mut().filter(|s| s.url.starts_with("turn")) {
+            server.username.clone_from(&username);
+            server.credential.clone_from(&credential);
+        }
+        Ok(settings)
+    }
+
+    /// The rules of this page's network.
+    pub fn params(&self) -> Params {
+        let mut params = Params::new(self.room.as_str());
+        if let Some(difficulty) = self.difficulty {
+            params.initial_difficulty = difficulty;
+            params.min_difficulty = params.min_difficulty.min(difficulty);
+        }
+        params
+    }
+
+    /// The WebSocket URL to join this room: `?signal=` if given, else `/ws` on the
+    /// page's own host (`page_protocol` is `location.protocol`, e.g. `https:`).
+    pub fn signal_url(&self, page_protocol: &str, page_host: &str) -> String {
+        let base = match &self.signal {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => {
+                let scheme = if page_protocol == "https:" { "wss" } else { "ws" };
+                format!("{scheme}://{page_host}/ws")
+            }
+        };
+        format!("{base}?room={}", self.room.as_str())
+    }
+}
+
+/// `%XX` and `+` decoding of a query value; a malformed escape is kept as it is.
+fn percent_decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = bytes
+            .get(i + 1..i + 3)
+            .filter(|_| bytes[i] == b'%')
+            .and_then(|hex| u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok());
+        match (escaped, bytes[i]) {
+            (Some(byte), _) => {
+                out.push(byte);
+                i += 3;
+            }
+            (None, b'+') => {
+                out.push(b' ');
+                i += 1;
+            }
+            (None, byte) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_query_is_the_lobby_with_classroom_rules() {
+        let settings = Settings::from_query("").unwrap();
+        assert_eq!(settings.room.as_str(), "lobby");
+        assert_eq!(settings.params(), Params::new("lobby"));
+        assert_eq!(settings.signal_url("http:", "127.0.0.1:8080"), "ws://127.0.0.1:8080/ws?room=lobby");
+        assert_eq!(settings.signal_url("https:", "class.example"), "wss://class.example/ws?room=lobby");
+    }
+
+    #[test]
+    fn every_setting_is_read() {
+        let settings = Settings::from_query(
+            "?room=class-1&difficulty=20000&workers=3&signal=ws%3A%2F%2F10.0.0.2%3A8080%2Fws\
+             &ice=stun:stun.example:3478,turn:turn.example:3478&ice_username=pupil&ice_credential=p%40ss&other=x",
+        )
+        .unwrap();
+        assert_eq!(settings.room.as_str(), "class-1");
+        assert_eq!(settings.workers, Some(3));
+        assert_eq!(settings.params().initial_difficulty, 20_000);
+        assert_ne!(settings.params().genesis(), Params::new("class-1").genesis(), "difficulty is part of the rules");
+        assert_eq!(settings.signal_url("https:", "ignored"), "ws://10.0.0.2:8080/ws?room=class-1");
+        assert_eq!(settings.ice[0], IceServer { url: "stun:stun.example:3478".into(), username: None, credential: None });
+        assert_eq!(settings.ice[1].username.as_deref(), Some("pupil"));
+        assert_eq!(settings.ice[1].credential.as_deref(), Some("p@ss"));
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_setting_named() {
+        // Tried: a room with a space, zero and non-numeric difficulty, too many workers,
+        // an http:// signaling URL, an ICE server that is a web page.
+        assert!(matches!(Settings::from_query("room=my+room"), Err(SettingsError::Room(_))));
+        assert_eq!(Settings::from_query("difficulty=0"), Err(SettingsError::Difficulty("0".into())));
+        assert_eq!(Settings::from_query("difficulty=easy"), Err(SettingsError::Difficulty("easy".into())));
+        assert_eq!(Settings::from_query("workers=99"), Err(SettingsError::Workers("99".into())));
+        assert!(matches!(Settings::from_query("signal=http://x"), Err(SettingsError::Signal(_))));
+        assert!(matches!(Settings::from_query("ice=https://x"), Err(SettingsError::Ice(_))));
+    }
+
+    #[test]
+    fn malformed_escapes_are_kept_as_written() {
+        assert_eq!(percent_decode("a%2"), "a%2");
+        assert_eq!(percent_decode("%zz%41"), "%zzA");
+    }
+}

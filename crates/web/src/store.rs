@@ -1,0 +1,98 @@
+//! Blocks in IndexedDB: one database per network (room and rules), shared by the tabs of
+//! one browser profile, one object store of [`crate::record`]s. Writes are fire and
+//! forget: a block lost on the way to disk is fetched from peers after the next reload.
+
+use js_sys::{Array, Promise, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{IdbDatabase, IdbOpenDbRequest, IdbRequest, IdbTransactionMode};
+
+use crate::js::window;
+
+const BLOCKS: &str = "blocks";
+
+#[derive(Debug)]
+pub struct Store {
+    db: IdbDatabase,
+}
+
+impl Store {
+    /// Opens (or creates) the database `name`.
+    pub async fn open(name: &str) -> Result<Store, JsValue> {
+        let factory = window()
+            .indexed_db()?
+            .ok_or_else(|| JsValue::from_str("this browser has no IndexedDB"))?;
+        let request: IdbOpenDbRequest = factory.open_with_u32(name, 1)?;
+        let upgrade = Closure::<dyn FnMut(JsValue)>::new({
+            let request = request.clone();
+            move |_| {
+                if let Ok(db) = request.result().and_then(|db| db.dyn_into::<IdbDatabase>()) {
+                    let _ = db.create_object_store(BLOCKS);
+                }
+            }
+        });
+        request.set_onupgradeneeded(Some(upgrade.as_ref().unchecked_ref()));
+        let db = finished(&request).await?;
+        request.set_onupgradeneeded(None);
+        Ok(Store {
+            db: db.dyn_into()?,
+        })
+    }
+
+    /// Every record as (key, bytes).
+    pub async fn load(&self) -> Result<Vec<(String, Vec<u8>)>, JsValue> {
+        let store = self.db.transaction_with_str(BLOCKS)?.object_store(BLOCKS)?;
+        let keys = store.get_all_keys()?;
+        let values = store.get_all()?;
+        let keys: Array = finished(&keys).await?.dyn_into()?;
+        let values: Array = finished(&values).await?.dyn_into()?;
+        Ok(keys
+            .iter()
+            .zip(values.iter())
+            .map(|(key, value)| {
+                let bytes = value
+                    .dyn_into::<Uint8Array>()
+                    .map(|array| array.to_vec())
+                    .unwrap_or_default();
+                (key.as_string().unwrap_or_default(), bytes)
+            })
+            .collect())
+    }
+
+    pub fn put(&self, key: &str, bytes: &[u8]) {
+        let value = Uint8Array::from(bytes);
+        let _ = self
+            .db
+            .transaction_with_str_and_mode(BLOCKS, IdbTransactionMode::Readwrite)
+            .and_then(|tx| tx.object_store(BLOCKS))
+            .and_then(|store| store.put_with_key(&value, &JsValue::from_str(key)));
+    }
+
+    pub fn delete(&self, key: &str) {
+        let _ = self
+            .db
+            .transaction_with_str_and_mode(BLOCKS, IdbTransactionMode::Readwrite)
+            .and_then(|tx| tx.object_store(BLOCKS))
+            .and_then(|store| store.delete(&JsValue::from_str(key)));
+    }
+}
+
+/// Waits for an IndexedDB request and returns its result.
+async fn finished(request: &IdbRequest) -> Result<JsValue, JsValue> {
+    let done = Promise::new(&mut |resolve, reject| {
+        request.set_onsuccess(Some(&resolve));
+        request.set_onerror(Some(&reject));
+    });
+    let outcome = JsFuture::from(done).await;
+    request.set_onsuccess(None);
+    request.set_onerror(None);
+    match outcome {
+        Ok(_) => request.result(),
+        Err(_) => Err(request
+            .error()
+            .ok()
+            .flatten()
+            .map(JsValue::from)
+            .unwrap_or_else(|| JsValue::from_str("IndexedDB request failed"))),
+    }
+}

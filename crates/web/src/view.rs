@@ -1,0 +1,368 @@
+//! A snapshot of one browser node for the page: everything a panel shows, as plain data.
+//!
+//! The driver builds a [`View`] after it handled input and hands it to the UI, which only
+//! reads it; commands go back through the driver. Each panel's part is its own type, so
+//! the UI can redraw only the panels whose part changed.
+
+use std::collections::VecDeque;
+
+use tabchain_core::{Address, Block, NodeId, Timestamp, Transaction, COIN};
+use tabchain_node::{Node, PeerState};
+
+use crate::names::friendly_name;
+
+/// Blocks the chain panel lists.
+pub const RECENT_BLOCKS: usize = 12;
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct View {
+    pub node: NodeInfo,
+    pub signal: SignalInfo,
+    pub peers: PeersInfo,
+    pub chain: ChainInfo,
+    pub miner: MinerInfo,
+    pub wallet: WalletInfo,
+    pub log: Vec<LogLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NodeInfo {
+    pub id: String,
+    pub name: String,
+    pub room: String,
+    /// The page's settings could not be read: the node did not start.
+    pub error: Option<String>,
+}
+
+/// How this tab reaches the signaling server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SignalState {
+    #[default]
+    Connecting,
+    Connected,
+    /// Not reachable; retrying. The mesh keeps working meanwhile.
+    Offline,
+}
+
+impl SignalState {
+    /// The `data-state` the page shows.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignalState::Connecting => "connecting",
+            SignalState::Connected => "connected",
+            SignalState::Offline => "offline",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SignalInfo {
+    pub state: SignalState,
+    pub url: String,
+    /// Why it is offline, or when it tries again.
+    pub detail: String,
+    /// Tabs of this browser in the room, met over BroadcastChannel.
+    pub local_tabs: usize,
+}
+
+/// A link as the peers panel shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkState {
+    /// WebRTC is being set up, or the handshake is not done.
+    Connecting,
+    Connected,
+    /// No pong for a while; dropped soon unless one comes.
+    Stale,
+}
+
+impl LinkState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkState::Connecting => "connecting",
+            LinkState::Connected => "connected",
+            LinkState::Stale => "stale",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerRow {
+    pub id: String,
+    pub name: String,
+    pub state: LinkState,
+    pub rtt_ms: Option<u64>,
+    /// Recent round trips, oldest first, for the sparkline.
+    pub rtt_history: Vec<u64>,
+    pub last_pong_ago_ms: Option<u64>,
+    pub height: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DroppedRow {
+    pub id: String,
+    pub name: String,
+    pub reason: String,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PeersInfo {
+    pub live: Vec<PeerRow>,
+    /// Newest first.
+    pub dropped: Vec<DroppedRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockRow {
+    pub height: u64,
+    pub hash: String,
+    /// Who the coinbase pays, shortened; `mine` when it is this tab.
+    pub miner: String,
+    pub mine: bool,
+    /// Payments, not counting the coinbase.
+    pub transactions: usize,
+    pub time: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ChainInfo {
+    pub height: u64,
+    pub tip: String,
+    pub blocks: Vec<BlockRow>,
+    /// While catching up: the height of the best header heard of.
+    pub sync_target: Option<u64>,
+    /// Blocks read back from IndexedDB at start, and records found corrupt and dropped.
+    pub loaded: usize,
+    pub corrupt: usize,
+    /// Expected hashes for the next block.
+    pub next_difficulty: u64,
+    pub mempool: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MinerInfo {
+    pub mining: bool,
+    pub workers: usize,
+    /// Hashes per second over the last two seconds.
+    pub hashrate: u64,
+    pub blocks_found: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct WalletInfo {
+    pub address: String,
+    pub confirmed: u64,
+    pub pending_in: u64,
+    pub pending_out: u64,
+    pub pending: Vec<PendingRow>,
+}
+
+/// A waiting payment that touches this wallet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingRow {
+    pub txid: String,
+    /// Net effect on this wallet, in base units: positive is money in.
+    pub net: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogKind {
+    Peer,
+    Block,
+    Message,
+    Warning,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    pub at: Timestamp,
+    pub kind: LogKind,
+    pub text: String,
+}
+
+/// What the driver knows beyond the node: links still being set up, the signaling
+/// status, the workers, storage and the log.
+#[derive(Debug)]
+pub struct Surroundings<'a> {
+    pub room: &'a str,
+    pub address: Address,
+    pub signal: SignalInfo,
+    /// Peers whose WebRTC link is being set up (no data channel yet).
+    pub dialing: Vec<NodeId>,
+    pub miner: MinerInfo,
+    pub loaded: usize,
+    pub corrupt: usize,
+    pub log: &'a VecDeque<LogLine>,
+}
+
+impl View {
+    pub fn build(node: &Node, around: Surroundings<'_>, now: Timestamp) -> View {
+        let chain = node.ledger().chain();
+        let balance = node.balance(&around.address);
+        View {
+            node: NodeInfo {
+                id: node.id().to_string(),
+                name: friendly_name(&node.id()),
+                room: around.room.to_owned(),
+                error: None,
+            },
+            signal: around.signal,
+            peers: peers(node, &around.dialing, now),
+            chain: ChainInfo {
+                height: node.height(),
+                tip: node.tip().to_string(),
+                blocks: node
+                    .recent_blocks(RECENT_BLOCKS)
+                    .into_iter()
+                    .map(|block| block_row(block, chain.height_of(&block.hash()).unwrap_or(0), &around.address))
+                    .collect(),
+                sync_target: node.sync_target(),
+                loaded: around.loaded,
+                corrupt: around.corrupt,
+                next_difficulty: chain.next_difficulty(&chain.tip()).unwrap_or(0),
+                mempool: node.ledger().mempool().len(),
+            },
+            miner: around.miner,
+            wallet: WalletInfo {
+                address: around.address.to_string(),
+                confirmed: balance.confirmed,
+                pending_in: balance.pending_in,
+                pending_out: balance.pending_out,
+                pending: node
+                    .ledger()
+                    .mempool()
+                    .by_priority()
+                    .into_iter()
+                    .filter_map(|entry| pending_row(node, &entry.tx, &around.address))
+                    .collect(),
+            },
+            log: around.log.iter().rev().cloned().collect(),
+        }
+    }
+
+    /// The view of a page whose settings are wrong: just the reason.
+    pub fn failed(error: String) -> View {
+        View {
+            node: NodeInfo {
+                error: Some(error),
+                ..NodeInfo::default()
+            },
+            ..View::default()
+        }
+    }
+}
+
+fn peers(node: &Node, dialing: &[NodeId], now: Timestamp) -> PeersInfo {
+    let mut live: Vec<PeerRow> = node
+        .peers()
+        .map(|peer| PeerRow {
+            id: peer.id().to_string(),
+            name: friendly_name(&peer.id()),
+            state: match peer.state() {
+                PeerState::Handshaking => LinkState::Connecting,
+                PeerState::Connected => LinkState::Connected,
+                PeerState::Stale => LinkState::Stale,
+            },
+            rtt_ms: peer.rtt_ms(),
+            rtt_history: peer.rtt_history().collect(),
+            last_pong_ago_ms: peer.last_pong().map(|at| now.since(at)),
+            height: peer.best_height(),
+        })
+        .chain(
+            dialing
+                .iter()
+                .filter(|id| node.peer(id).is_none())
+                .map(|id| PeerRow {
+                    id: id.to_string(),
+                    name: friendly_name(id),
+                    state: LinkState::Connecting,
+                    rtt_ms: None,
+                    rtt_history: Vec::new(),
+                    last_pong_ago_ms: None,
+                    height: 0,
+                }),
+        )
+        .collect();
+    live.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+    let mut dropped: Vec<DroppedRow> = node
+        .dropped_peers()
+        .map(|dropped| DroppedRow {
+            id: dropped.id.to_string(),
+            name: friendly_name(&dropped.id),
+            reason: dropped.reason.to_string(),
+            at: dropped.at,
+        })
+        .collect();
+    dropped.reverse();
+    PeersInfo { live, dropped }
+}
+
+fn block_row(block: &Block, height: u64, ours: &Address) -> BlockRow {
+    let payee = block
+        .coinbase()
+        .and_then(|coinbase| coinbase.outputs.first())
+        .map(|output| output.address);
+    let mine = payee.as_ref() == Some(ours);
+    BlockRow {
+        height,
+        hash: block.hash().to_string(),
+        miner: match payee {
+            _ if height == 0 => "genesis".to_owned(),
+            Some(address) => short_address(&address),
+            None => "nobody".to_owned(),
+        },
+        mine,
+        transactions: block.transactions.len().saturating_sub(1),
+        time: block.header.time,
+    }
+}
+
+fn pending_row(node: &Node, tx: &Transaction, ours: &Address) -> Option<PendingRow> {
+    let utxo = node.ledger().chain().utxo();
+    let spent: u64 = tx
+        .inputs
+        .iter()
+        .filter(|input| input.public_key.address() == *ours)
+        .filter_map(|input| utxo.get(&input.prev))
+        .map(|coin| coin.output.value)
+        .sum();
+    let received: u64 = tx
+        .outputs
+        .iter()
+        .filter(|output| output.address == *ours)
+        .map(|output| output.value)
+        .sum();
+    if spent == 0 && received == 0 {
+        return None;
+    }
+    Some(PendingRow {
+        txid: tx.id().short(),
+        net: received as i64 - spent as i64,
+    })
+}
+
+/// `tc1a2b…` style: enough of an address to tell miners apart in a table.
+pub fn short_address(address: &Address) -> String {
+    let text = address.to_string();
+    format!("{}…", &text[..10])
+}
+
+/// Base units as coins with three decimals: `12500` is `12.500`.
+pub fn format_coins(units: u64) -> String {
+    format!("{}.{:03}", units / COIN, units % COIN)
+}
+
+/// Coins typed by a person (`12.5`, `3`, `0.001`) as base units.
+pub fn parse_coins(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    if whole.is_empty() && fraction.is_empty()
+        || fraction.len() > 3
+        || !whole.bytes().chain(fraction.bytes()).all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let whole: u64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+    let fraction: u64 = format!("{fraction:0<3}").parse().ok()?;
+    whole.checked_mul(COIN)?.checked_add(fraction)
+}
