@@ -740,7 +740,7 @@ impl Node {
         for item in waiting {
             self.announce_to(peer, item);
         }
-        if !self.knows_header(&best_hash)
+        if !self.has_header_in_tree(&best_hash)
             && best_height >= self.height()
             && self.sync.peer().is_none()
         {
@@ -1165,6 +1165,13 @@ impl Node {
         self.ledger.chain().knows(hash) || self.sync.has(hash)
     }
 
+    /// Whether `hash` joins our block tree, or will once sync fetches it. Unlike
+    /// [`Node::knows_header`] an orphan does not count: a peer whose tip we hold only as
+    /// an orphan (a block lost from storage below it) still has headers we lack.
+    fn has_header_in_tree(&self, hash: &Hash) -> bool {
+        self.ledger.chain().height_of(hash).is_some() || self.sync.has(hash)
+    }
+
     fn start_headers(&mut self, peer: NodeId) {
         let locator = self.ledger.chain().locator();
         self.request_headers(peer, locator);
@@ -1198,7 +1205,7 @@ impl Node {
         let best = self
             .peers
             .values()
-            .filter(|p| p.is_ready() && p.best_height > height && !self.knows_header(&p.best_hash))
+            .filter(|p| p.is_ready() && p.best_height > height && !self.has_header_in_tree(&p.best_hash))
             .max_by_key(|p| p.best_height)
             .map(|p| p.id);
         if let Some(peer) = best {

@@ -71,6 +71,26 @@ fn a_node_away_for_100_blocks_catches_up() {
 }
 
 #[test]
+fn a_node_whose_storage_lost_a_block_fetches_it_again() {
+    let seed = 18;
+    let mut sim = mesh(seed, 3, 1_000);
+    let pay_to = sim.address(0);
+    let blocks = sim.build_chain(10, pay_to);
+    for i in 0..3 {
+        sim.load(i, &blocks);
+    }
+    sim.leave(2);
+    sim.run_for(1_000);
+    sim.lose_stored(2, &blocks[4].hash());
+    sim.rejoin(2);
+    assert_eq!(sim.node(2).height(), 4, "blocks 6 to 10 wait for the lost 5th");
+    sim.run_for(3_000);
+    assert_eq!(sim.node(2).height(), 10, "seed {seed}");
+    assert_eq!(sim.node(2).tip(), blocks[9].hash(), "seed {seed}");
+    assert_clean(&sim, seed);
+}
+
+#[test]
 fn a_partition_heals_onto_the_most_work_chain_and_losing_payments_return() {
     let seed = 13;
     let mut sim = mesh(seed, 6, 1_000);

@@ -363,6 +363,12 @@ impl Sim {
         self.after_call(i);
     }
 
+    /// Node `i`'s storage loses a block, as when a browser finds a record corrupt and
+    /// drops it: the next [`Sim::rejoin`] reloads the others without it.
+    pub fn lose_stored(&mut self, i: usize, hash: &Hash) {
+        self.nodes[i].stored.retain(|stored| stored != hash);
+    }
+
     /// A chain of `count` blocks paying `pay_to`, timed one target block time apart and
     /// ending now, outside any node.
     pub fn build_chain(&mut self, count: usize, pay_to: Address) -> Vec<Block> {
