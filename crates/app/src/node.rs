@@ -22,7 +22,12 @@ pub fn NodeBar(node: Memo<NodeInfo>, signal: Memo<SignalInfo>) -> impl IntoView 
     view! {
         <header class="bar">
             <div class="brand">
-                <span class="logo" aria-hidden="true">"⛓"</span>
+                <svg class="logo" viewBox="0 0 32 32" aria-hidden="true">
+                    <circle cx="10" cy="11" r="4" fill="#5fd4a4" />
+                    <circle cx="22" cy="11" r="4" fill="#5fd4a4" />
+                    <circle cx="16" cy="22" r="4" fill="#f2c14e" />
+                    <path d="M10 11 22 11 16 22Z" fill="none" stroke="#cfe3f5" stroke-width="1.6" />
+                </svg>
                 <span class="title">"tabchain"</span>
             </div>
             <div class="who">

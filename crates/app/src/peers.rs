@@ -27,7 +27,6 @@ pub fn PeersPanel(peers: Memo<PeersInfo>) -> impl IntoView {
                         <th class="num">"RTT"</th>
                         <th>"recent RTTs"</th>
                         <th class="num">"last pong"</th>
-                        <th class="num">"height"</th>
                     </tr>
                 </thead>
                 <tbody>
@@ -75,7 +74,6 @@ fn live_row(row: &PeerRow) -> impl IntoView {
             <td class="num">
                 {row.last_pong_ago_ms.map(|ago| format!("{} ago", duration(ago))).unwrap_or_else(|| "–".to_owned())}
             </td>
-            <td class="num">{row.height}</td>
         </tr>
     }
 }

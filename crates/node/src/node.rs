@@ -1161,13 +1161,9 @@ impl Node {
 
     // Sync.
 
-    fn knows_header(&self, hash: &Hash) -> bool {
-        self.ledger.chain().knows(hash) || self.sync.has(hash)
-    }
-
-    /// Whether `hash` joins our block tree, or will once sync fetches it. Unlike
-    /// [`Node::knows_header`] an orphan does not count: a peer whose tip we hold only as
-    /// an orphan (a block lost from storage below it) still has headers we lack.
+    /// Whether `hash` is in our block tree, or will be once sync fetches it. An orphan
+    /// does not count: a peer whose tip we hold only as an orphan (a block lost from
+    /// storage below it) still has headers we lack.
     fn has_header_in_tree(&self, hash: &Hash) -> bool {
         self.ledger.chain().height_of(hash).is_some() || self.sync.has(hash)
     }

@@ -287,8 +287,15 @@ impl Driver {
             let sink = sink.clone();
             move || sink.send(Input::Tick)
         });
+        let mut log = Log::default();
+        let mut miners = Miners::new(workers, sink.map(Input::Miner));
+        if let Err(err) = miners.start() {
+            let text = format!("could not start the mining workers: {}", describe(&err));
+            warn(&text);
+            log.push(now, LogKind::Warning, text);
+        }
         Driver {
-            miners: Miners::new(workers, sink.map(Input::Miner)),
+            miners,
             node,
             key,
             settings,
@@ -309,7 +316,7 @@ impl Driver {
             loaded: 0,
             corrupt: 0,
             closed: false,
-            log: Log::default(),
+            log,
             dirty: true,
             last_view: Timestamp(0),
             view_due: None,
@@ -347,6 +354,9 @@ impl Driver {
                 event,
             } => self.on_rtc(now, peer, session, event),
             Input::Miner(report) => {
+                if report.report.is_none() {
+                    self.warn(format!("mining worker {} failed", report.worker));
+                }
                 if let Some(block) = self.miners.on_report(report, now) {
                     if let Err(err) = self.node.handle_event(now, Event::MinedBlock(block)) {
                         self.warn(format!("{err}"));
@@ -794,11 +804,7 @@ impl Driver {
                     Ok(signal) => self.on_signal(now, from, Route::Mesh, signal),
                     Err(err) => self.warn(format!("unreadable signal relayed from {from}: {err}")),
                 },
-                Action::MineTemplate(template) => {
-                    if let Err(err) = self.miners.mine(template) {
-                        self.warn(format!("could not start a mining worker: {}", describe(&err)));
-                    }
-                }
+                Action::MineTemplate(template) => self.miners.mine(template),
                 Action::StopMining => self.miners.stop(),
                 Action::StoreBlock(block) => {
                     if let Some(store) = &self.store {

@@ -11,13 +11,14 @@ use web_sys::{MessageEvent, Worker};
 use crate::hashrate::HashMeter;
 use crate::js::Sink;
 
-/// The loader trunk writes for the `miner` worker binary (`data-loader-shim`).
-const WORKER_SCRIPT: &str = "miner_loader.js";
+/// The worker's entry script (www/miner_worker.js), next to the page.
+const WORKER_SCRIPT: &str = "miner_worker.js";
 
 /// A worker's report, with which worker sent it.
 #[derive(Debug)]
 pub struct Report {
     pub worker: u32,
+    /// `None`: the worker failed (its script did not load, or it sent garbage).
     pub report: Option<FromMiner>,
 }
 
@@ -28,6 +29,7 @@ struct Miner {
     /// It sent `Ready`: messages now reach it.
     ready: bool,
     on_message: Closure<dyn FnMut(MessageEvent)>,
+    on_error: Closure<dyn FnMut(JsValue)>,
 }
 
 #[derive(Debug)]
@@ -43,7 +45,6 @@ pub struct Miners {
 }
 
 impl Miners {
-    /// No worker starts before mining does.
     pub fn new(wanted: usize, sink: Sink<Report>) -> Miners {
         Miners {
             workers: Vec::new(),
@@ -55,6 +56,12 @@ impl Miners {
             found: 0,
             sink,
         }
+    }
+
+    /// Starts the workers, idle. Done when the page opens: a page whose server has gone
+    /// away can still start mining later, but could no longer fetch the workers' scripts.
+    pub fn start(&mut self) -> Result<(), JsValue> {
+        self.spawn_missing()
     }
 
     pub fn wanted(&self) -> usize {
@@ -72,14 +79,13 @@ impl Miners {
     /// Starts or ends workers to have `count`, and splits the template anew.
     pub fn set_count(&mut self, count: usize) -> Result<(), JsValue> {
         self.wanted = count.max(1);
-        if self.template.is_some() {
-            self.spawn_missing()?;
-        }
+        self.spawn_missing()?;
         while self.workers.len() > self.wanted {
             if let Some(miner) = self.workers.pop() {
                 miner.worker.set_onmessage(None);
+                miner.worker.set_onerror(None);
                 miner.worker.terminate();
-                drop(miner.on_message);
+                drop((miner.on_message, miner.on_error));
             }
         }
         self.hand_out();
@@ -87,12 +93,10 @@ impl Miners {
     }
 
     /// Mine on `template` from now on.
-    pub fn mine(&mut self, template: Block) -> Result<(), JsValue> {
+    pub fn mine(&mut self, template: Block) {
         self.template = Some(template);
         self.job = self.job.wrapping_add(1);
-        self.spawn_missing()?;
         self.hand_out();
-        Ok(())
     }
 
     pub fn stop(&mut self) {
@@ -130,6 +134,11 @@ impl Miners {
             let id = self.next_id;
             self.next_id += 1;
             let worker = Worker::new(WORKER_SCRIPT)?;
+            let on_error = Closure::<dyn FnMut(JsValue)>::new({
+                let sink = self.sink.clone();
+                move |_| sink.send(Report { worker: id, report: None })
+            });
+            worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
             let sink = self.sink.clone();
             let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
                 let bytes = Uint8Array::new(&event.data()).to_vec();
@@ -144,6 +153,7 @@ impl Miners {
                 worker,
                 ready: false,
                 on_message,
+                on_error,
             });
         }
         Ok(())

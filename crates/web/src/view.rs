@@ -94,7 +94,6 @@ pub struct PeerRow {
     /// Recent round trips, oldest first, for the sparkline.
     pub rtt_history: Vec<u64>,
     pub last_pong_ago_ms: Option<u64>,
-    pub height: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -266,7 +265,6 @@ fn peers(node: &Node, dialing: &[NodeId], now: Timestamp) -> PeersInfo {
             rtt_ms: peer.rtt_ms(),
             rtt_history: peer.rtt_history().collect(),
             last_pong_ago_ms: peer.last_pong().map(|at| now.since(at)),
-            height: peer.best_height(),
         })
         .chain(
             dialing
@@ -279,7 +277,6 @@ fn peers(node: &Node, dialing: &[NodeId], now: Timestamp) -> PeersInfo {
                     rtt_ms: None,
                     rtt_history: Vec::new(),
                     last_pong_ago_ms: None,
-                    height: 0,
                 }),
         )
         .collect();
