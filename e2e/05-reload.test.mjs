@@ -75,8 +75,8 @@ test('a tab reloads its chain from IndexedDB, catches up, and repairs a corrupt 
     log(`B synced ${hadHeight} blocks`);
 
     await b.unwatch();
-    await b.page.goto('about:blank');
     const leftAt = Date.now();
+    await b.page.goto('about:blank');
     await waitFor(() => a.hasPeer(bId, 'dropped'), { timeout: 10_000 }).then(
       () => log(`A shows B dropped ${secs(a.firstSeen.get(`peer:${bId}:dropped`) - leftAt)} after B navigated away`),
       () => log(`note: A still does not show B dropped 10 s after B navigated away:\n${describeTabs([a])}`),
