@@ -18,7 +18,9 @@ pub fn MinerPanel(miner: Memo<MinerInfo>, chain: Memo<ChainInfo>, handle: Handle
     let change_workers = move |delta: isize| {
         let handle = handle.clone();
         move |_| {
-            let count = miner.with_untracked(|m| m.workers).saturating_add_signed(delta);
+            let count = miner
+                .with_untracked(|m| m.workers)
+                .saturating_add_signed(delta);
             handle.set_workers(count.clamp(1, MAX_WORKERS));
         }
     };
@@ -26,7 +28,10 @@ pub fn MinerPanel(miner: Memo<MinerInfo>, chain: Memo<ChainInfo>, handle: Handle
         let rate = miner.with(|m| m.hashrate);
         let difficulty = chain.with(|c| c.next_difficulty);
         match (mining(), rate) {
-            (true, rate) if rate > 0 => format!("about {} per block", duration(difficulty.saturating_mul(1000) / rate)),
+            (true, rate) if rate > 0 => format!(
+                "about {} per block",
+                duration(difficulty.saturating_mul(1000) / rate)
+            ),
             _ => "–".to_owned(),
         }
     };

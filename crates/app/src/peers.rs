@@ -95,7 +95,13 @@ fn sparkline(history: &[u64]) -> impl IntoView {
     let points = history
         .iter()
         .enumerate()
-        .map(|(i, &ms)| format!("{:.1},{:.1}", i as f64 * step, HEIGHT - 1.0 - (ms as f64 / top) * (HEIGHT - 2.0)))
+        .map(|(i, &ms)| {
+            format!(
+                "{:.1},{:.1}",
+                i as f64 * step,
+                HEIGHT - 1.0 - (ms as f64 / top) * (HEIGHT - 2.0)
+            )
+        })
         .collect::<Vec<_>>()
         .join(" ");
     view! {

@@ -17,7 +17,10 @@ pub fn WalletPanel(wallet: Memo<WalletInfo>, handle: Handle) -> impl IntoView {
         status.set(Some(match outcome {
             Ok(txid) => {
                 amount.set(String::new());
-                (true, format!("Sent. Payment {} waits for the next block.", &txid[..12]))
+                (
+                    true,
+                    format!("Sent. Payment {} waits for the next block.", &txid[..12]),
+                )
             }
             Err(err) => (false, err.to_string()),
         }));

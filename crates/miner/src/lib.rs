@@ -155,7 +155,11 @@ mod tests {
         let nonce = loop {
             match job.step(64).expect("the job runs until it finds one") {
                 FromMiner::Progress { job: 7, hashes } => tried += hashes,
-                FromMiner::Found { job: 7, nonce, hashes } => {
+                FromMiner::Found {
+                    job: 7,
+                    nonce,
+                    hashes,
+                } => {
                     tried += hashes;
                     break nonce;
                 }
@@ -165,7 +169,11 @@ mod tests {
         let mut solved = template;
         solved.nonce = nonce;
         assert!(solved.meets_difficulty());
-        assert_eq!(tried, nonce + 1, "every nonce up to the solution is counted once");
+        assert_eq!(
+            tried,
+            nonce + 1,
+            "every nonce up to the solution is counted once"
+        );
         assert_eq!(job.step(64), None);
     }
 
@@ -173,8 +181,14 @@ mod tests {
     fn an_unsolvable_range_reports_every_nonce_then_exhausted() {
         // Difficulty u64::MAX: no hash in a 100-nonce range meets it (chance 100/2^64).
         let mut job = Job::new(1, &header(u64::MAX), 1000..1100);
-        assert_eq!(job.step(64), Some(FromMiner::Progress { job: 1, hashes: 64 }));
-        assert_eq!(job.step(64), Some(FromMiner::Exhausted { job: 1, hashes: 36 }));
+        assert_eq!(
+            job.step(64),
+            Some(FromMiner::Progress { job: 1, hashes: 64 })
+        );
+        assert_eq!(
+            job.step(64),
+            Some(FromMiner::Exhausted { job: 1, hashes: 36 })
+        );
         assert_eq!(job.step(64), None);
     }
 

@@ -90,7 +90,9 @@ pub fn start() {
 
     let on_wake = {
         let worker = worker.clone();
-        Closure::<dyn FnMut(MessageEvent)>::new(move |_: MessageEvent| worker.borrow_mut().run_chunk())
+        Closure::<dyn FnMut(MessageEvent)>::new(move |_: MessageEvent| {
+            worker.borrow_mut().run_chunk()
+        })
     };
     channel
         .port1()

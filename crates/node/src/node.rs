@@ -1201,7 +1201,9 @@ impl Node {
         let best = self
             .peers
             .values()
-            .filter(|p| p.is_ready() && p.best_height > height && !self.has_header_in_tree(&p.best_hash))
+            .filter(|p| {
+                p.is_ready() && p.best_height > height && !self.has_header_in_tree(&p.best_hash)
+            })
             .max_by_key(|p| p.best_height)
             .map(|p| p.id);
         if let Some(peer) = best {

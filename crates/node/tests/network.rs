@@ -83,7 +83,11 @@ fn a_node_whose_storage_lost_a_block_fetches_it_again() {
     sim.run_for(1_000);
     sim.lose_stored(2, &blocks[4].hash());
     sim.rejoin(2);
-    assert_eq!(sim.node(2).height(), 4, "blocks 6 to 10 wait for the lost 5th");
+    assert_eq!(
+        sim.node(2).height(),
+        4,
+        "blocks 6 to 10 wait for the lost 5th"
+    );
     sim.run_for(3_000);
     assert_eq!(sim.node(2).height(), 10, "seed {seed}");
     assert_eq!(sim.node(2).tip(), blocks[9].hash(), "seed {seed}");

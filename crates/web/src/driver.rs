@@ -31,7 +31,7 @@ use crate::record;
 use crate::rtc::{describe, Link, RtcEvent};
 use crate::settings::Settings;
 use crate::signaling::{ServerEvent, SignalSocket};
-use crate::store::Store;
+use crate::store::{Records, Store};
 use crate::view::{parse_coins, LogKind, MinerInfo, SignalInfo, SignalState, Surroundings, View};
 use crate::wire::{Broadcast, Signal};
 
@@ -51,7 +51,7 @@ const GOODBYE_GRACE_MS: u32 = 200;
 #[derive(Debug)]
 enum Input {
     Tick,
-    Loaded(Result<(Store, Vec<(String, Vec<u8>)>), String>),
+    Loaded(Result<(Store, Records), String>),
     Server(ServerEvent),
     Local(Broadcast),
     Rtc {
@@ -128,7 +128,9 @@ pub struct Handle {
 
 impl std::fmt::Debug for Handle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Handle").field("running", &self.shared.is_some()).finish()
+        f.debug_struct("Handle")
+            .field("running", &self.shared.is_some())
+            .finish()
     }
 }
 
@@ -140,7 +142,9 @@ impl Handle {
         let settings = match Settings::from_query(&location.search().unwrap_or_default()) {
             Ok(settings) => settings,
             Err(err) => {
-                on_view(View::failed(format!("This page's address is not right: {err}.")));
+                on_view(View::failed(format!(
+                    "This page's address is not right: {err}."
+                )));
                 return Handle { shared: None };
             }
         };
@@ -185,7 +189,10 @@ impl Handle {
     pub fn set_workers(&self, count: usize) {
         self.run(|driver| {
             if let Err(err) = driver.miners.set_count(count) {
-                driver.warn(format!("could not start a mining worker: {}", describe(&err)));
+                driver.warn(format!(
+                    "could not start a mining worker: {}",
+                    describe(&err)
+                ));
             }
         });
     }
@@ -216,7 +223,9 @@ fn run<R>(shared: &Shared, command: impl FnOnce(&mut Driver) -> R) -> R {
         let result = command(&mut driver);
         loop {
             driver.pump();
-            let Some(input) = shared.queue.borrow_mut().pop_front() else { break };
+            let Some(input) = shared.queue.borrow_mut().pop_front() else {
+                break;
+            };
             driver.handle(input);
         }
         driver.arm_timer();
@@ -230,7 +239,9 @@ fn run<R>(shared: &Shared, command: impl FnOnce(&mut Driver) -> R) -> R {
 }
 
 fn listen_for_page_exit(sink: Sink<Input>) {
-    let on_hide = forever(Closure::<dyn FnMut()>::new(move || sink.send(Input::PageHide)));
+    let on_hide = forever(Closure::<dyn FnMut()>::new(move || {
+        sink.send(Input::PageHide)
+    }));
     // A page restored from the back/forward cache has closed every link on `pagehide`:
     // start it afresh.
     let on_show = forever(Closure::<dyn FnMut(PageTransitionEvent)>::new(
@@ -331,7 +342,11 @@ impl Driver {
     /// The IndexedDB database and BroadcastChannel of this room and rule set.
     fn network_name(&self) -> String {
         let genesis = self.node.ledger().chain().genesis_hash().to_string();
-        format!("tabchain-{}-{}", self.settings.room.as_str(), &genesis[..16])
+        format!(
+            "tabchain-{}-{}",
+            self.settings.room.as_str(),
+            &genesis[..16]
+        )
     }
 
     fn handle(&mut self, input: Input) {
@@ -390,7 +405,7 @@ impl Driver {
         }
     }
 
-    fn on_loaded(&mut self, now: Timestamp, loaded: Result<(Store, Vec<(String, Vec<u8>)>), String>) {
+    fn on_loaded(&mut self, now: Timestamp, loaded: Result<(Store, Records), String>) {
         match loaded {
             Ok((store, records)) => {
                 for (key, bytes) in records {
@@ -413,11 +428,17 @@ impl Driver {
                 self.log.push(
                     now,
                     LogKind::Block,
-                    format!("read {} stored blocks, height {}", self.loaded, self.node.height()),
+                    format!(
+                        "read {} stored blocks, height {}",
+                        self.loaded,
+                        self.node.height()
+                    ),
                 );
                 self.store = Some(store);
             }
-            Err(err) => self.warn(format!("no IndexedDB ({err}): blocks will not survive a reload")),
+            Err(err) => self.warn(format!(
+                "no IndexedDB ({err}): blocks will not survive a reload"
+            )),
         }
         self.connect_server(now);
         match LocalRoom::join(&self.network_name(), self.sink.map(Input::Local)) {
@@ -469,13 +490,19 @@ impl Driver {
                 self.log.push(
                     now,
                     LogKind::Peer,
-                    format!("joined room {} on the signaling server: {} tabs there", self.settings.room.as_str(), peers.len()),
+                    format!(
+                        "joined room {} on the signaling server: {} tabs there",
+                        self.settings.room.as_str(),
+                        peers.len()
+                    ),
                 );
                 let _ = self.node.handle_event(now, Event::PeersKnown(peers));
             }
             ServerEvent::Message(ServerMessage::PeerJoined { peer_id }) => {
                 self.server.peers.insert(peer_id);
-                let _ = self.node.handle_event(now, Event::PeersKnown(vec![peer_id]));
+                let _ = self
+                    .node
+                    .handle_event(now, Event::PeersKnown(vec![peer_id]));
             }
             ServerEvent::Message(ServerMessage::PeerLeft { peer_id }) => {
                 self.server.peers.remove(&peer_id);
@@ -525,7 +552,9 @@ impl Driver {
             Broadcast::Hello { from } => {
                 if let Some(peer) = parse(&from) {
                     if let Some(room) = &self.local {
-                        room.post(&Broadcast::Here { from: me.to_string() });
+                        room.post(&Broadcast::Here {
+                            from: me.to_string(),
+                        });
                     }
                     self.local_peers.insert(peer);
                     let _ = self.node.handle_event(now, Event::PeersKnown(vec![peer]));
@@ -567,7 +596,9 @@ impl Driver {
                     let old = self.links.remove(&from).expect("just looked it up");
                     if old.open {
                         // It started over (a reload): this link is gone on its side.
-                        let _ = self.node.handle_event(now, Event::PeerDisconnected { peer: from });
+                        let _ = self
+                            .node
+                            .handle_event(now, Event::PeerDisconnected { peer: from });
                     }
                     dialed = old.dialed && !old.open;
                 }
@@ -589,7 +620,9 @@ impl Driver {
                     Err(err) => {
                         self.warn(format!("cannot answer {from}: {}", describe(&err)));
                         if dialed {
-                            let _ = self.node.handle_event(now, Event::DialFailed { peer: from });
+                            let _ = self
+                                .node
+                                .handle_event(now, Event::DialFailed { peer: from });
                         }
                     }
                 }
@@ -664,7 +697,9 @@ impl Driver {
     }
 
     fn on_rtc(&mut self, now: Timestamp, peer: NodeId, session: u64, event: RtcEvent) {
-        let Some(conn) = self.conn(peer, session) else { return };
+        let Some(conn) = self.conn(peer, session) else {
+            return;
+        };
         match event {
             RtcEvent::LocalDescription(sdp) => {
                 let (route, signal) = if conn.offerer {
@@ -748,16 +783,23 @@ impl Driver {
 
     /// The link to `peer` is over for `why`; tells the node unless it asked for it.
     fn end_link(&mut self, now: Timestamp, peer: NodeId, why: &str) {
-        let Some(conn) = self.links.remove(&peer) else { return };
+        let Some(conn) = self.links.remove(&peer) else {
+            return;
+        };
         if conn.open {
-            let _ = self.node.handle_event(now, Event::PeerDisconnected { peer });
+            let _ = self
+                .node
+                .handle_event(now, Event::PeerDisconnected { peer });
         } else if conn.dialed {
             let _ = self.node.handle_event(now, Event::DialFailed { peer });
         }
         self.log.push(
             now,
             LogKind::Peer,
-            format!("link to {} ended: {why}", crate::names::friendly_name(&peer)),
+            format!(
+                "link to {} ended: {why}",
+                crate::names::friendly_name(&peer)
+            ),
         );
     }
 
@@ -800,10 +842,14 @@ impl Driver {
                         self.dial(now, peer);
                     }
                 }
-                Action::Signal { from, payload } => match serde_json::from_slice::<Signal>(&payload) {
-                    Ok(signal) => self.on_signal(now, from, Route::Mesh, signal),
-                    Err(err) => self.warn(format!("unreadable signal relayed from {from}: {err}")),
-                },
+                Action::Signal { from, payload } => {
+                    match serde_json::from_slice::<Signal>(&payload) {
+                        Ok(signal) => self.on_signal(now, from, Route::Mesh, signal),
+                        Err(err) => {
+                            self.warn(format!("unreadable signal relayed from {from}: {err}"))
+                        }
+                    }
+                }
                 Action::MineTemplate(template) => self.miners.mine(template),
                 Action::StopMining => self.miners.stop(),
                 Action::StoreBlock(block) => {

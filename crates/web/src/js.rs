@@ -35,7 +35,9 @@ pub fn random_u64() -> u64 {
 /// Only for listeners that live as long as the page (pagehide, the mining workers'
 /// replies, the node's timer): everything with a shorter life keeps its `Closure` and
 /// drops it after unhooking it.
-pub fn forever<T: ?Sized + wasm_bindgen::closure::WasmClosure + 'static>(closure: Closure<T>) -> Function {
+pub fn forever<T: ?Sized + wasm_bindgen::closure::WasmClosure + 'static>(
+    closure: Closure<T>,
+) -> Function {
     let function: Function = closure.as_ref().unchecked_ref::<Function>().clone();
     closure.forget();
     function

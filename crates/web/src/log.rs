@@ -45,12 +45,14 @@ impl Log {
 /// (the peers panel shows their effect as round-trip times).
 fn describe(event: &NodeEvent) -> Option<(LogKind, String)> {
     let line = match event {
-        NodeEvent::PeerState { peer, state } => {
-            (LogKind::Peer, format!("{} is {state:?}", friendly_name(peer)).to_lowercase())
-        }
-        NodeEvent::PeerDropped { peer, reason } => {
-            (LogKind::Peer, format!("dropped {}: {reason}", friendly_name(peer)))
-        }
+        NodeEvent::PeerState { peer, state } => (
+            LogKind::Peer,
+            format!("{} is {state:?}", friendly_name(peer)).to_lowercase(),
+        ),
+        NodeEvent::PeerDropped { peer, reason } => (
+            LogKind::Peer,
+            format!("dropped {}: {reason}", friendly_name(peer)),
+        ),
         NodeEvent::Misbehaved { peer, what, score } => (
             LogKind::Warning,
             format!("{} misbehaved ({what}), score {score}", friendly_name(peer)),
@@ -58,7 +60,11 @@ fn describe(event: &NodeEvent) -> Option<(LogKind, String)> {
         NodeEvent::BlockAccepted { hash, height, from } => (
             LogKind::Block,
             match from {
-                Some(peer) => format!("block {height} {} from {}", hash.short(), friendly_name(peer)),
+                Some(peer) => format!(
+                    "block {height} {} from {}",
+                    hash.short(),
+                    friendly_name(peer)
+                ),
                 None => format!("block {height} {}", hash.short()),
             },
         ),
@@ -114,7 +120,14 @@ mod tests {
         let mut log = Log::default();
         let peer = NodeId([0; 16]);
         for kind in [MessageKind::Ping, MessageKind::Pong, MessageKind::Inv] {
-            log.node_event(Timestamp(1), &NodeEvent::MessageIn { peer, kind, bytes: 9 });
+            log.node_event(
+                Timestamp(1),
+                &NodeEvent::MessageIn {
+                    peer,
+                    kind,
+                    bytes: 9,
+                },
+            );
         }
         assert_eq!(log.lines().len(), 1);
         assert_eq!(log.lines()[0].text, "← Inv 9 B from amber-ant");
@@ -127,7 +140,13 @@ mod tests {
         );
         assert_eq!(log.lines()[1].text, "dropped amber-ant: no pong in time");
         for height in 0..300 {
-            log.node_event(Timestamp(3), &NodeEvent::NewTip { hash: Hash::digest(b"x"), height });
+            log.node_event(
+                Timestamp(3),
+                &NodeEvent::NewTip {
+                    hash: Hash::digest(b"x"),
+                    height,
+                },
+            );
         }
         assert_eq!(log.lines().len(), KEEP);
         assert!(log.lines().back().unwrap().text.starts_with("new tip 299 "));

@@ -112,12 +112,17 @@ impl Miners {
     pub fn on_report(&mut self, report: Report, now: Timestamp) -> Option<Block> {
         let (solved, hashes) = match report.report? {
             FromMiner::Ready => {
-                let miner = self.workers.iter_mut().find(|miner| miner.id == report.worker)?;
+                let miner = self
+                    .workers
+                    .iter_mut()
+                    .find(|miner| miner.id == report.worker)?;
                 miner.ready = true;
                 self.hand_out();
                 return None;
             }
-            FromMiner::Progress { hashes, .. } | FromMiner::Exhausted { hashes, .. } => (None, hashes),
+            FromMiner::Progress { hashes, .. } | FromMiner::Exhausted { hashes, .. } => {
+                (None, hashes)
+            }
             FromMiner::Found { job, nonce, hashes } => ((job == self.job).then_some(nonce), hashes),
         };
         self.meter.add(now, hashes);
@@ -136,7 +141,12 @@ impl Miners {
             let worker = Worker::new(WORKER_SCRIPT)?;
             let on_error = Closure::<dyn FnMut(JsValue)>::new({
                 let sink = self.sink.clone();
-                move |_| sink.send(Report { worker: id, report: None })
+                move |_| {
+                    sink.send(Report {
+                        worker: id,
+                        report: None,
+                    })
+                }
             });
             worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
             let sink = self.sink.clone();
@@ -161,9 +171,16 @@ impl Miners {
 
     /// Sends every ready worker its slice of the current template.
     fn hand_out(&self) {
-        let Some(template) = &self.template else { return };
+        let Some(template) = &self.template else {
+            return;
+        };
         let count = self.workers.len();
-        for (index, miner) in self.workers.iter().enumerate().filter(|(_, miner)| miner.ready) {
+        for (index, miner) in self
+            .workers
+            .iter()
+            .enumerate()
+            .filter(|(_, miner)| miner.ready)
+        {
             post(
                 &miner.worker,
                 &ToMiner::Mine {

@@ -11,18 +11,17 @@ const ADJECTIVES: [&str; 64] = [
     "grand", "happy", "hardy", "humble", "icy", "jolly", "keen", "kind", "lively", "lucky",
     "mellow", "merry", "mighty", "misty", "noble", "odd", "plucky", "polite", "proud", "quick",
     "quiet", "rapid", "rosy", "royal", "rusty", "shiny", "shy", "silent", "silver", "sleepy",
-    "sly", "snowy", "spry", "stormy", "sunny", "swift", "tidy", "tiny", "vivid", "warm",
-    "wild", "wise", "witty", "zesty",
+    "sly", "snowy", "spry", "stormy", "sunny", "swift", "tidy", "tiny", "vivid", "warm", "wild",
+    "wise", "witty", "zesty",
 ];
 
 const ANIMALS: [&str; 64] = [
-    "ant", "badger", "bat", "bear", "beaver", "bee", "bison", "boar", "camel", "cat",
-    "cobra", "crab", "crane", "crow", "deer", "dingo", "dove", "duck", "eagle", "eel",
-    "elk", "falcon", "ferret", "finch", "fox", "frog", "gecko", "goat", "goose", "hare",
-    "hawk", "heron", "horse", "ibis", "jackal", "koala", "lemur", "lion", "llama", "lynx",
-    "mole", "moose", "moth", "newt", "otter", "owl", "panda", "parrot", "puffin", "quail",
-    "raven", "robin", "seal", "shark", "sloth", "snail", "swan", "tiger", "toad", "trout",
-    "turtle", "walrus", "wolf", "yak",
+    "ant", "badger", "bat", "bear", "beaver", "bee", "bison", "boar", "camel", "cat", "cobra",
+    "crab", "crane", "crow", "deer", "dingo", "dove", "duck", "eagle", "eel", "elk", "falcon",
+    "ferret", "finch", "fox", "frog", "gecko", "goat", "goose", "hare", "hawk", "heron", "horse",
+    "ibis", "jackal", "koala", "lemur", "lion", "llama", "lynx", "mole", "moose", "moth", "newt",
+    "otter", "owl", "panda", "parrot", "puffin", "quail", "raven", "robin", "seal", "shark",
+    "sloth", "snail", "swan", "tiger", "toad", "trout", "turtle", "walrus", "wolf", "yak",
 ];
 
 pub fn friendly_name(id: &NodeId) -> String {

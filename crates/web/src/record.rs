@@ -42,10 +42,19 @@ mod tests {
 
         // Tried: a truncated value, a flipped byte in the header (still decodes, but
         // hashes differently), and a good block filed under another key.
-        assert!(matches!(decode(&key, &bytes[..10]), Err(RecordError::Undecodable(_))));
+        assert!(matches!(
+            decode(&key, &bytes[..10]),
+            Err(RecordError::Undecodable(_))
+        ));
         let mut flipped = bytes.clone();
         flipped[8] ^= 0x01;
-        assert!(matches!(decode(&key, &flipped), Err(RecordError::WrongHash { .. }) | Err(RecordError::Undecodable(_))));
-        assert!(matches!(decode(&"00".repeat(32), &bytes), Err(RecordError::WrongHash { .. })));
+        assert!(matches!(
+            decode(&key, &flipped),
+            Err(RecordError::WrongHash { .. }) | Err(RecordError::Undecodable(_))
+        ));
+        assert!(matches!(
+            decode(&"00".repeat(32), &bytes),
+            Err(RecordError::WrongHash { .. })
+        ));
     }
 }

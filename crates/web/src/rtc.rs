@@ -10,9 +10,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{
     MessageEvent, RtcConfiguration, RtcDataChannel, RtcDataChannelEvent, RtcDataChannelInit,
-    RtcDataChannelState, RtcDataChannelType, RtcIceCandidateInit, RtcIceServer,
-    RtcPeerConnection, RtcPeerConnectionIceEvent, RtcPeerConnectionState, RtcSdpType,
-    RtcSessionDescriptionInit,
+    RtcDataChannelState, RtcDataChannelType, RtcIceCandidateInit, RtcIceServer, RtcPeerConnection,
+    RtcPeerConnectionIceEvent, RtcPeerConnectionState, RtcSdpType, RtcSessionDescriptionInit,
 };
 
 use crate::js::{after, Sink};
@@ -70,14 +69,20 @@ impl Link {
             };
             sink.send(match described.await {
                 Ok(sdp) => RtcEvent::LocalDescription(sdp),
-                Err(err) => RtcEvent::Closed(format!("could not make an offer: {}", describe(&err))),
+                Err(err) => {
+                    RtcEvent::Closed(format!("could not make an offer: {}", describe(&err)))
+                }
             });
         });
         Ok(link)
     }
 
     /// Starts a link as the answering side of `offer_sdp`.
-    pub fn answer(offer_sdp: &str, ice: &[IceServer], sink: Sink<RtcEvent>) -> Result<Link, JsValue> {
+    pub fn answer(
+        offer_sdp: &str,
+        ice: &[IceServer],
+        sink: Sink<RtcEvent>,
+    ) -> Result<Link, JsValue> {
         let mut link = Link::new(ice, sink)?;
         let on_channel = {
             let sink = link.sink.clone();
@@ -93,7 +98,10 @@ impl Link {
         spawn_local(async move {
             let remote = set_remote(&pc, RtcSdpType::Offer, &offer_sdp).await;
             if let Err(err) = remote {
-                sink.send(RtcEvent::Closed(format!("refused the offer: {}", describe(&err))));
+                sink.send(RtcEvent::Closed(format!(
+                    "refused the offer: {}",
+                    describe(&err)
+                )));
                 return;
             }
             sink.send(RtcEvent::RemoteSet);
@@ -178,7 +186,8 @@ impl Link {
             sink.send(RtcEvent::Message(Uint8Array::new(&event.data()).to_vec()));
         });
         let sink = self.sink.clone();
-        let on_close = Handler::new(move |_| sink.send(RtcEvent::Closed("the data channel closed".into())));
+        let on_close =
+            Handler::new(move |_| sink.send(RtcEvent::Closed("the data channel closed".into())));
         channel.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         channel.set_onclose(Some(on_close.as_ref().unchecked_ref()));
@@ -209,7 +218,12 @@ impl Link {
         }
     }
 
-    pub fn add_candidate(&mut self, candidate: &str, sdp_mid: Option<&str>, sdp_m_line_index: Option<u16>) {
+    pub fn add_candidate(
+        &mut self,
+        candidate: &str,
+        sdp_mid: Option<&str>,
+        sdp_m_line_index: Option<u16>,
+    ) {
         let init = RtcIceCandidateInit::new(candidate);
         init.set_sdp_mid(sdp_mid);
         init.set_sdp_m_line_index(sdp_m_line_index);
@@ -277,7 +291,11 @@ fn close(pc: &RtcPeerConnection, channel: Option<&RtcDataChannel>) {
     pc.close();
 }
 
-async fn set_local(pc: &RtcPeerConnection, kind: RtcSdpType, description: &JsValue) -> Result<String, JsValue> {
+async fn set_local(
+    pc: &RtcPeerConnection,
+    kind: RtcSdpType,
+    description: &JsValue,
+) -> Result<String, JsValue> {
     let sdp = Reflect::get(description, &JsValue::from_str("sdp"))?
         .as_string()
         .unwrap_or_default();

@@ -28,11 +28,17 @@ mod tests {
 
     #[test]
     fn both_sides_compute_the_same_binding() {
-        assert_eq!(fingerprint(OFFER).as_deref(), Some("SHA-256 4A:AD:B9:B1:3F:82"));
+        assert_eq!(
+            fingerprint(OFFER).as_deref(),
+            Some("SHA-256 4A:AD:B9:B1:3F:82")
+        );
         let offerer = binding(OFFER, ANSWER).unwrap();
         let answerer = binding(ANSWER, OFFER).unwrap();
         assert_eq!(offerer, answerer);
-        assert_eq!(offerer, b"SHA-256 0B:1C:2D:3E:4F:50\nSHA-256 4A:AD:B9:B1:3F:82");
+        assert_eq!(
+            offerer,
+            b"SHA-256 0B:1C:2D:3E:4F:50\nSHA-256 4A:AD:B9:B1:3F:82"
+        );
     }
 
     #[test]

@@ -53,7 +53,9 @@ impl Settings {
     pub fn from_query(query: &str) -> Result<Settings, SettingsError> {
         let mut room = None;
         let mut settings = Settings {
-            room: DEFAULT_ROOM.parse().expect("the default room name is valid"),
+            room: DEFAULT_ROOM
+                .parse()
+                .expect("the default room name is valid"),
             difficulty: None,
             workers: None,
             signal: None,
@@ -91,7 +93,10 @@ impl Settings {
                 }
                 "ice" => {
                     for url in value.split(',').filter(|url| !url.is_empty()) {
-                        if !["stun:", "turn:", "turns:"].iter().any(|s| url.starts_with(s)) {
+                        if !["stun:", "turn:", "turns:"]
+                            .iter()
+                            .any(|s| url.starts_with(s))
+                        {
                             return Err(SettingsError::Ice(url.to_owned()));
                         }
                         settings.ice.push(IceServer {
@@ -109,7 +114,11 @@ impl Settings {
         if let Some(room) = room {
             settings.room = room.parse()?;
         }
-        for server in settings.ice.iter_mut().filter(|s| s.url.starts_with("turn")) {
+        for server in settings
+            .ice
+            .iter_mut()
+            .filter(|s| s.url.starts_with("turn"))
+        {
             server.username.clone_from(&username);
             server.credential.clone_from(&credential);
         }
@@ -132,7 +141,11 @@ impl Settings {
         let base = match &self.signal {
             Some(url) => url.trim_end_matches('/').to_owned(),
             None => {
-                let scheme = if page_protocol == "https:" { "wss" } else { "ws" };
+                let scheme = if page_protocol == "https:" {
+                    "wss"
+                } else {
+                    "ws"
+                };
                 format!("{scheme}://{page_host}/ws")
             }
         };
@@ -177,8 +190,14 @@ mod tests {
         let settings = Settings::from_query("").unwrap();
         assert_eq!(settings.room.as_str(), "lobby");
         assert_eq!(settings.params(), Params::new("lobby"));
-        assert_eq!(settings.signal_url("http:", "127.0.0.1:8080"), "ws://127.0.0.1:8080/ws?room=lobby");
-        assert_eq!(settings.signal_url("https:", "class.example"), "wss://class.example/ws?room=lobby");
+        assert_eq!(
+            settings.signal_url("http:", "127.0.0.1:8080"),
+            "ws://127.0.0.1:8080/ws?room=lobby"
+        );
+        assert_eq!(
+            settings.signal_url("https:", "class.example"),
+            "wss://class.example/ws?room=lobby"
+        );
     }
 
     #[test]
@@ -191,9 +210,23 @@ mod tests {
         assert_eq!(settings.room.as_str(), "class-1");
         assert_eq!(settings.workers, Some(3));
         assert_eq!(settings.params().initial_difficulty, 20_000);
-        assert_ne!(settings.params().genesis(), Params::new("class-1").genesis(), "difficulty is part of the rules");
-        assert_eq!(settings.signal_url("https:", "ignored"), "ws://10.0.0.2:8080/ws?room=class-1");
-        assert_eq!(settings.ice[0], IceServer { url: "stun:stun.example:3478".into(), username: None, credential: None });
+        assert_ne!(
+            settings.params().genesis(),
+            Params::new("class-1").genesis(),
+            "difficulty is part of the rules"
+        );
+        assert_eq!(
+            settings.signal_url("https:", "ignored"),
+            "ws://10.0.0.2:8080/ws?room=class-1"
+        );
+        assert_eq!(
+            settings.ice[0],
+            IceServer {
+                url: "stun:stun.example:3478".into(),
+                username: None,
+                credential: None
+            }
+        );
         assert_eq!(settings.ice[1].username.as_deref(), Some("pupil"));
         assert_eq!(settings.ice[1].credential.as_deref(), Some("p@ss"));
     }
@@ -202,12 +235,30 @@ mod tests {
     fn bad_values_are_refused_with_the_setting_named() {
         // Tried: a room with a space, zero and non-numeric difficulty, too many workers,
         // an http:// signaling URL, an ICE server that is a web page.
-        assert!(matches!(Settings::from_query("room=my+room"), Err(SettingsError::Room(_))));
-        assert_eq!(Settings::from_query("difficulty=0"), Err(SettingsError::Difficulty("0".into())));
-        assert_eq!(Settings::from_query("difficulty=easy"), Err(SettingsError::Difficulty("easy".into())));
-        assert_eq!(Settings::from_query("workers=99"), Err(SettingsError::Workers("99".into())));
-        assert!(matches!(Settings::from_query("signal=http://x"), Err(SettingsError::Signal(_))));
-        assert!(matches!(Settings::from_query("ice=https://x"), Err(SettingsError::Ice(_))));
+        assert!(matches!(
+            Settings::from_query("room=my+room"),
+            Err(SettingsError::Room(_))
+        ));
+        assert_eq!(
+            Settings::from_query("difficulty=0"),
+            Err(SettingsError::Difficulty("0".into()))
+        );
+        assert_eq!(
+            Settings::from_query("difficulty=easy"),
+            Err(SettingsError::Difficulty("easy".into()))
+        );
+        assert_eq!(
+            Settings::from_query("workers=99"),
+            Err(SettingsError::Workers("99".into()))
+        );
+        assert!(matches!(
+            Settings::from_query("signal=http://x"),
+            Err(SettingsError::Signal(_))
+        ));
+        assert!(matches!(
+            Settings::from_query("ice=https://x"),
+            Err(SettingsError::Ice(_))
+        ));
     }
 
     #[test]

@@ -14,7 +14,10 @@ pub enum ServerEvent {
     /// A frame that is not a server message: logged, otherwise ignored.
     Garbage(String),
     /// The socket closed (or never opened); `reason` is the close frame's, often empty.
-    Closed { code: u16, reason: String },
+    Closed {
+        code: u16,
+        reason: String,
+    },
 }
 
 /// An open (or opening) socket. Dropping it closes the socket and unhooks its handlers.

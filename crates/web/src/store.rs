@@ -11,6 +11,9 @@ use crate::js::window;
 
 const BLOCKS: &str = "blocks";
 
+/// Stored records as (key, bytes).
+pub type Records = Vec<(String, Vec<u8>)>;
+
 #[derive(Debug)]
 pub struct Store {
     db: IdbDatabase,
@@ -34,13 +37,10 @@ impl Store {
         request.set_onupgradeneeded(Some(upgrade.as_ref().unchecked_ref()));
         let db = finished(&request).await?;
         request.set_onupgradeneeded(None);
-        Ok(Store {
-            db: db.dyn_into()?,
-        })
+        Ok(Store { db: db.dyn_into()? })
     }
 
-    /// Every record as (key, bytes).
-    pub async fn load(&self) -> Result<Vec<(String, Vec<u8>)>, JsValue> {
+    pub async fn load(&self) -> Result<Records, JsValue> {
         let store = self.db.transaction_with_str(BLOCKS)?.object_store(BLOCKS)?;
         let keys = store.get_all_keys()?;
         let values = store.get_all()?;

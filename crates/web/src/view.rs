@@ -213,7 +213,13 @@ impl View {
                 blocks: node
                     .recent_blocks(RECENT_BLOCKS)
                     .into_iter()
-                    .map(|block| block_row(block, chain.height_of(&block.hash()).unwrap_or(0), &around.address))
+                    .map(|block| {
+                        block_row(
+                            block,
+                            chain.height_of(&block.hash()).unwrap_or(0),
+                            &around.address,
+                        )
+                    })
                     .collect(),
                 sync_target: node.sync_target(),
                 loaded: around.loaded,
@@ -355,11 +361,93 @@ pub fn parse_coins(text: &str) -> Option<u64> {
     let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
     if whole.is_empty() && fraction.is_empty()
         || fraction.len() > 3
-        || !whole.bytes().chain(fraction.bytes()).all(|b| b.is_ascii_digit())
+        || !whole
+            .bytes()
+            .chain(fraction.bytes())
+            .all(|b| b.is_ascii_digit())
     {
         return None;
     }
-    let whole: u64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+    let whole: u64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
     let fraction: u64 = format!("{fraction:0<3}").parse().ok()?;
     whole.checked_mul(COIN)?.checked_add(fraction)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tabchain_core::{pow, Params, SecretKey};
+    use tabchain_node::{Config, Event};
+
+    #[test]
+    fn coins_read_and_print_with_three_decimals() {
+        assert_eq!(parse_coins("12.5"), Some(12_500));
+        assert_eq!(parse_coins(" 3 "), Some(3_000));
+        assert_eq!(parse_coins(".001"), Some(1));
+        assert_eq!(format_coins(12_500), "12.500");
+        // Tried: empty, a fourth decimal, a sign, letters, a second point, overflow.
+        for bad in [
+            "",
+            ".",
+            "1.2345",
+            "-1",
+            "1e3",
+            "1.2.3",
+            "99999999999999999999",
+        ] {
+            assert_eq!(parse_coins(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_view_shows_the_chain_the_wallet_and_links_being_set_up() {
+        let key = SecretKey::from_seed([1; 32]);
+        let address = key.public_key().address();
+        let now = Timestamp(tabchain_core::params::GENESIS_TIME.millis() + 60_000);
+        let mut node = Node::new(Config::default(), key, Params::for_tests("view"), 1, now);
+        node.set_mining(now, Some(address));
+        let template = std::iter::from_fn(|| node.poll_action())
+            .find_map(|action| match action {
+                tabchain_node::Action::MineTemplate(block) => Some(block),
+                _ => None,
+            })
+            .expect("mining asks for work");
+        let mut block = template;
+        assert!(pow::solve(&mut block.header));
+        node.handle_event(now, Event::MinedBlock(block.clone()))
+            .unwrap();
+
+        let dialing = NodeId([0x55; 16]);
+        let log = VecDeque::new();
+        let view = View::build(
+            &node,
+            Surroundings {
+                room: "view",
+                address,
+                signal: SignalInfo::default(),
+                dialing: vec![dialing],
+                miner: MinerInfo::default(),
+                loaded: 3,
+                corrupt: 1,
+                log: &log,
+            },
+            now,
+        );
+        assert_eq!(view.node.id, node.id().to_string());
+        assert_eq!(view.chain.height, 1);
+        assert_eq!(view.chain.tip, block.hash().to_string());
+        assert_eq!(view.chain.blocks.len(), 2, "the block and genesis");
+        assert!(view.chain.blocks[0].mine);
+        assert_eq!(view.chain.blocks[1].miner, "genesis");
+        assert_eq!((view.chain.loaded, view.chain.corrupt), (3, 1));
+        assert_eq!(view.wallet.confirmed, 50 * COIN);
+        assert_eq!(view.wallet.address, address.to_string());
+        assert_eq!(view.peers.live.len(), 1);
+        assert_eq!(view.peers.live[0].id, dialing.to_string());
+        assert_eq!(view.peers.live[0].state, LinkState::Connecting);
+    }
 }

@@ -42,10 +42,16 @@ impl Signal {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Broadcast {
     /// A tab arrived; everyone answers `Here`.
-    Hello { from: String },
-    Here { from: String },
+    Hello {
+        from: String,
+    },
+    Here {
+        from: String,
+    },
     /// A tab is closing.
-    Bye { from: String },
+    Bye {
+        from: String,
+    },
     Signal {
         from: String,
         to: String,
