@@ -589,18 +589,15 @@ impl Driver {
             Signal::Offer { session, sdp } => {
                 let mut dialed = false;
                 if let Some(conn) = self.links.get(&from) {
-                    let ours_wins = conn.offerer && !conn.open && self.node.id() < from;
-                    if conn.session == session || ours_wins {
+                    // A link that is up stays: an offer crossing it is the other tab's
+                    // half of a glare already settled. (A tab that really starts over
+                    // says goodbye first, or stops answering pings and is dropped.)
+                    let ours_wins = conn.offerer && self.node.id() < from;
+                    if conn.open || conn.session == session || ours_wins {
                         return;
                     }
                     let old = self.links.remove(&from).expect("just looked it up");
-                    if old.open {
-                        // It started over (a reload): this link is gone on its side.
-                        let _ = self
-                            .node
-                            .handle_event(now, Event::PeerDisconnected { peer: from });
-                    }
-                    dialed = old.dialed && !old.open;
+                    dialed = old.dialed;
                 }
                 match Link::answer(&sdp, &self.settings.ice, self.rtc_sink(from, session)) {
                     Ok(link) => {
