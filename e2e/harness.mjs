@@ -432,6 +432,7 @@ export class Tab {
     this.last = null;
     this.firstSeen = new Map();
     this.peersEver = new Set();
+    this.events = [];
     this.errors = [];
     this.watching = false;
     this.closed = false;
@@ -482,6 +483,36 @@ export class Tab {
     if (s.tip) seen(`tip:${s.tip}`);
     if (s.height !== null) seen(`height:${s.height}`);
     if (s.signal) seen(`signal:${s.signal}`);
+    this.#timeline(s);
+  }
+
+  // Changes of the peer list and the signal status, for failure reports.
+  #timeline(s) {
+    const live = new Map();
+    const drops = new Map();
+    for (const p of s.peers) {
+      if (p.state === 'dropped') drops.set(p.id, [...(drops.get(p.id) ?? []), p.reason]);
+      else live.set(p.id, p.state);
+    }
+    const prev = this.prevRows ?? { live: new Map(), drops: new Map(), signal: null };
+    const add = (what) => this.events.push({ t: s.t, what });
+    if (s.signal !== prev.signal) add(`signal ${prev.signal} -> ${s.signal}`);
+    for (const [id, state] of live) {
+      if (prev.live.get(id) !== state) add(`peer ${id.slice(0, 8)} ${prev.live.get(id) ?? 'new'} -> ${state}`);
+    }
+    for (const id of prev.live.keys()) if (!live.has(id)) add(`peer ${id.slice(0, 8)} no longer live`);
+    for (const [id, reasons] of drops) {
+      for (const reason of reasons.slice((prev.drops.get(id) ?? []).length)) {
+        add(`peer ${id.slice(0, 8)} dropped: ${reason}`);
+      }
+    }
+    this.prevRows = { live, drops, signal: s.signal };
+    if (this.events.length > 2000) this.events.splice(0, 500);
+  }
+
+  /** The timeline of peer and signal changes, relative to `since` (default: navigation start). */
+  timeline(since = this.navStart) {
+    return this.events.map((e) => `${((e.t - since) / 1000).toFixed(3).padStart(8)} s  ${e.what}`).join('\n');
   }
 
   /** Starts reading the page every `intervalMs` in the background. */
@@ -510,6 +541,7 @@ export class Tab {
   /** Clears what was seen, e.g. before a reload. */
   forget() {
     this.last = null;
+    this.prevRows = null;
     this.firstSeen.clear();
   }
 
@@ -683,6 +715,7 @@ export class World {
       }
       log(`${this.name}: tabs at failure:\n${describeTabs(this.tabs)}`);
       for (const tab of this.tabs) {
+        log(`${tab.label} (${tab.nodeId ?? '?'}) timeline since its navigation start:\n${tab.timeline()}`);
         if (tab.errors.length) log(`${tab.label} errors:\n  ${tab.errors.slice(-20).join('\n  ')}`);
       }
       const files = await this.screenshots('failure');
