@@ -8,6 +8,10 @@
 //
 // Needs dist/ (trunk build --release) and target/release/tabchain-signaling. Never
 // downloads a browser: Chromium is /usr/bin/chromium (or $CHROMIUM).
+//
+// Environment: E2E_DIST=<dir> serves another build of the site; E2E_CONSOLE=all forwards
+// every console message of the pages (default: errors and warnings); E2E_SERVER_LOG=1
+// prints the signaling server's log.
 
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -438,7 +442,7 @@ export class Tab {
     this.closed = false;
     page.on('console', (msg) => {
       const type = msg.type();
-      if (type === 'error' || type === 'warning') {
+      if (type === 'error' || type === 'warning' || process.env.E2E_CONSOLE === 'all') {
         const line = `${type}: ${msg.text()}`;
         if (type === 'error') this.errors.push(line);
         log(`[${this.label}] console.${line}`);
