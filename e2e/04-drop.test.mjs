@@ -6,6 +6,8 @@
 // Chromium process opens two tabs in the same room; once all four are meshed, that whole
 // browser (its process group: browser, renderers, network service) gets SIGKILL, so no
 // goodbye is sent; the first browser's tabs must show both peers dropped within 3 s.
+// (Killing only the browser's main process takes its children down as fast: measured.)
+// A second test freezes a browser instead, which only the heartbeat can notice.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -62,6 +64,53 @@ test('a closed tab shows dropped within 1 s, a killed browser within 3 s', { tim
         log(`${tab.label} shows killed peer ${id.slice(0, 8)} dropped ${secs(delay)} after SIGKILL; reason "${row.reason}"`);
         assert.ok(row.reason, `${tab.label}: a dropped row shows a reason`);
         assert.ok(delay <= KILL_BOUND_MS, `${tab.label} took ${secs(delay)} (bound ${secs(KILL_BOUND_MS)}) for ${id.slice(0, 8)}`);
+      }
+    }
+    assert.ok(t1.hasPeer(t2.nodeId, 'connected') && t2.hasPeer(t1.nodeId, 'connected'), 'tab1 and tab2 stay linked');
+  });
+});
+
+// Tried: a browser that hangs instead of dying. A second Chromium's two tabs mesh with
+// two tabs of the first; then the second browser's whole process group gets SIGSTOP, so
+// its sockets stay open and nothing says goodbye or closes: only the ping/pong heartbeat
+// can tell. The first browser's tabs must show the frozen peers `stale`, then `dropped`,
+// within 3 s of the SIGSTOP.
+test('a frozen browser shows stale, then dropped within 3 s', { timeout: 180_000 }, async () => {
+  const world = await World.start('freeze');
+  await world.run(async () => {
+    const room = uniqueRoom('freeze');
+    const [t1, t2] = await Promise.all([1, 2].map((i) => world.openTab({ room, label: `tab${i}` })));
+    const second = await launchKillableBrowser();
+    world.cleanups.push(async () => {
+      second.kill();
+      await second.close();
+    });
+    const [t3, t4] = await Promise.all(
+      [3, 4].map((i) => world.openTab({ room, label: `tab${i}`, browser: second.browser })),
+    );
+    await waitForMesh([t1, t2, t3, t4], { timeout: 60_000 });
+    const frozen = [t3.nodeId, t4.nodeId];
+    await t3.unwatch();
+    await t4.unwatch();
+
+    const frozenAt = Date.now();
+    second.freeze();
+    await waitFor(() => [t1, t2].every((t) => frozen.every((id) => t.hasPeer(id, 'dropped'))), {
+      timeout: 30_000,
+      what: "the frozen browser's tabs to show dropped in tab1 and tab2",
+      explain: () => describeTabs([t1, t2]),
+    });
+    for (const tab of [t1, t2]) {
+      for (const id of frozen) {
+        const stale = tab.firstSeen.get(`peer:${id}:stale`);
+        const dropped = tab.firstSeen.get(`peer:${id}:dropped`) - frozenAt;
+        const row = tab.peers('dropped').find((p) => p.id === id);
+        log(
+          `${tab.label} shows frozen peer ${id.slice(0, 8)} stale ${stale ? secs(stale - frozenAt) : '(never seen)'}, ` +
+            `dropped ${secs(dropped)} after SIGSTOP; reason "${row.reason}"`,
+        );
+        assert.ok(stale && stale - frozenAt < dropped, `${tab.label} shows ${id.slice(0, 8)} stale before dropping it`);
+        assert.ok(dropped <= KILL_BOUND_MS, `${tab.label} took ${secs(dropped)} (bound ${secs(KILL_BOUND_MS)}) for ${id.slice(0, 8)}`);
       }
     }
     assert.ok(t1.hasPeer(t2.nodeId, 'connected') && t2.hasPeer(t1.nodeId, 'connected'), 'tab1 and tab2 stay linked');

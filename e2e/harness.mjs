@@ -316,7 +316,8 @@ export async function launchBrowser(extra = {}) {
 /**
  * A Chromium process whose pid we know, so a test can kill it like a crash would:
  * playwright starts it as a browser server and connects to it. `kill()` sends SIGKILL to
- * its whole process group (the browser and its renderer, GPU and network processes).
+ * its whole process group (the browser and its renderer, GPU and network processes);
+ * `freeze()` sends SIGSTOP to the group (call `kill()` before `close()` then).
  */
 export async function launchKillableBrowser(extra = {}) {
   const server = await chromium.launchServer(launchOptions(extra));
@@ -327,17 +328,25 @@ export async function launchKillableBrowser(extra = {}) {
     server,
     pid,
     kill() {
-      try {
-        process.kill(-pid, 'SIGKILL'); // playwright starts the browser as a group leader
-      } catch {
-        process.kill(pid, 'SIGKILL');
-      }
+      signalGroup(pid, 'SIGKILL');
+    },
+    /** SIGSTOP to the whole group: the browser hangs, its sockets stay open. */
+    freeze() {
+      signalGroup(pid, 'SIGSTOP');
     },
     async close() {
       await browser.close().catch(() => {});
       await server.close().catch(() => {});
     },
   };
+}
+
+function signalGroup(pid, signal) {
+  try {
+    process.kill(-pid, signal); // playwright starts the browser as a process group leader
+  } catch {
+    process.kill(pid, signal);
+  }
 }
 
 /** A fresh browser context (its own profile: storage, IndexedDB, BroadcastChannel). */
