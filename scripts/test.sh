@@ -17,8 +17,10 @@ step "format and lints"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "the crates every tab runs build for wasm32; the core stays free of browser and runtime crates"
+step "the crates every tab runs build for wasm32 (and the browser crates lint clean there); the core stays free of browser and runtime crates"
 cargo check -p tabchain-core -p tabchain-signal --target wasm32-unknown-unknown --locked
+cargo clippy -p tabchain-web -p tabchain-app -p tabchain-miner --target wasm32-unknown-unknown \
+    --all-targets --locked -- -D warnings
 if cargo tree -p tabchain-core -e normal --prefix none | grep -E '^(wasm-bindgen|web-sys|js-sys|tokio) '; then
     echo "tabchain-core must not depend on the crates above" >&2
     exit 1

@@ -699,10 +699,12 @@ impl Driver {
         };
         match event {
             RtcEvent::LocalDescription(sdp) => {
-                let (route, signal) = if conn.offerer {
-                    (conn.route, Signal::Offer { session, sdp })
+                conn.link.described(&sdp);
+                let route = conn.route;
+                let signal = if conn.offerer {
+                    Signal::Offer { session, sdp }
                 } else {
-                    (conn.route, Signal::Answer { session, sdp })
+                    Signal::Answer { session, sdp }
                 };
                 self.send_signal(now, peer, route, signal);
             }

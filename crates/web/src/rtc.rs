@@ -46,6 +46,11 @@ pub struct Link {
     sink: Sink<RtcEvent>,
     remote_set: bool,
     early_candidates: Vec<RtcIceCandidateInit>,
+    /// The two descriptions as this side set them. The binding is computed from these
+    /// rather than read back from the connection: the data channel can open before the
+    /// connection has finished applying the answer.
+    local_sdp: Option<String>,
+    remote_sdp: Option<String>,
     handlers: Vec<Handler>,
     /// Closing was handed to a timer (see [`Link::close_after`]): drop only unhooks.
     closing_later: bool,
@@ -84,6 +89,7 @@ impl Link {
         sink: Sink<RtcEvent>,
     ) -> Result<Link, JsValue> {
         let mut link = Link::new(ice, sink)?;
+        link.remote_sdp = Some(offer_sdp.to_owned());
         let on_channel = {
             let sink = link.sink.clone();
             Handler::new(move |event: JsValue| {
@@ -139,6 +145,8 @@ impl Link {
             sink,
             remote_set: false,
             early_candidates: Vec::new(),
+            local_sdp: None,
+            remote_sdp: None,
             handlers: Vec::new(),
             closing_later: false,
         };
@@ -199,8 +207,14 @@ impl Link {
         }
     }
 
+    /// Our offer or answer is in place (the SDP of [`RtcEvent::LocalDescription`]).
+    pub fn described(&mut self, sdp: &str) {
+        self.local_sdp = Some(sdp.to_owned());
+    }
+
     /// The offering side got the answer.
-    pub fn accept_answer(&self, answer_sdp: &str) {
+    pub fn accept_answer(&mut self, answer_sdp: &str) {
+        self.remote_sdp = Some(answer_sdp.to_owned());
         let (pc, sink, sdp) = (self.pc.clone(), self.sink.clone(), answer_sdp.to_owned());
         spawn_local(async move {
             sink.send(match set_remote(&pc, RtcSdpType::Answer, &sdp).await {
@@ -252,11 +266,9 @@ impl Link {
             .is_some_and(|channel| channel.send_with_u8_array(bytes).is_ok())
     }
 
-    /// The handshake's binding bytes, once both descriptions are in place.
+    /// The handshake's binding bytes, once both descriptions are known.
     pub fn binding(&self) -> Option<Vec<u8>> {
-        let local = self.pc.local_description()?.sdp();
-        let remote = self.pc.remote_description()?.sdp();
-        sdp::binding(&local, &remote)
+        sdp::binding(self.local_sdp.as_deref()?, self.remote_sdp.as_deref()?)
     }
 
     /// Stops reporting at once but closes after `grace_ms`, so frames already queued
