@@ -63,7 +63,12 @@ test('a payment from tab A to tab B is pending, then confirmed in the next block
     });
     log(`B shows ${AMOUNT} pending ${secs(Date.now() - sentAt)} after the send click (waited ${secs(pendingIn.elapsed)}); A: ${JSON.stringify(a.last.balance)}, "${a.last.send.message}"`);
     assert.equal(b.last.balance.confirmed, 0, 'nothing confirmed for B yet');
-    assert.ok(a.last.balance.pendingOut >= AMOUNT, `A's pending-out ${a.last.balance.pendingOut} covers the amount`);
+    // A's page redraws at most every 100 ms, so B may show the payment first.
+    await waitFor(() => a.last.balance.pendingOut >= AMOUNT, {
+      timeout: 2000,
+      what: `A's pending-out to cover ${AMOUNT}`,
+      explain: () => describeTabs([a]),
+    });
 
     s = await mineUntil(a, () => b.last.balance.confirmed > 0, { what: 'mining until the payment confirms' });
     await waitForTip([a, b], s.tip, { height: s.height });

@@ -725,25 +725,40 @@ impl Driver {
             }
             RtcEvent::Channel(channel) => conn.link.attach(channel),
             RtcEvent::Open => {
-                if conn.open {
-                    return;
-                }
-                match conn.link.binding() {
-                    Some(binding) => {
-                        conn.open = true;
-                        let _ = self
-                            .node
-                            .handle_event(now, Event::PeerConnected { peer, binding });
-                    }
-                    None => self.end_link(now, peer, "its SDP has no DTLS fingerprint"),
-                }
+                self.opened(now, peer);
             }
             RtcEvent::Message(bytes) => {
-                if conn.open {
+                // A frame can be dispatched before the channel's `open` event: the node
+                // must hear of the link first, and must not miss the frame.
+                if self.opened(now, peer) {
                     let _ = self.node.handle_event(now, Event::Message { peer, bytes });
                 }
             }
             RtcEvent::Closed(why) => self.end_link(now, peer, &why),
+        }
+    }
+
+    /// Tells the node of the link to `peer` the first time its channel shows life;
+    /// `false` if the link is gone.
+    fn opened(&mut self, now: Timestamp, peer: NodeId) -> bool {
+        let Some(conn) = self.links.get_mut(&peer) else {
+            return false;
+        };
+        if conn.open {
+            return true;
+        }
+        match conn.link.binding() {
+            Some(binding) => {
+                conn.open = true;
+                let _ = self
+                    .node
+                    .handle_event(now, Event::PeerConnected { peer, binding });
+                true
+            }
+            None => {
+                self.end_link(now, peer, "its SDP has no DTLS fingerprint");
+                false
+            }
         }
     }
 
