@@ -50,6 +50,11 @@ pub enum HandshakeError {
     TooManyPeers,
     #[error("the handshake did not finish in time")]
     Timeout,
+    /// A `Verack` before the `Version`. Seen from honest tabs while both ends of a new
+    /// link set it up under load, so it ends the link without a ban (a ban would keep
+    /// two tabs of a classroom apart for ten minutes); the dial is tried again.
+    #[error("the peer's handshake came out of order")]
+    OutOfOrder,
 }
 
 impl HandshakeError {

@@ -708,7 +708,10 @@ impl Node {
 
     fn on_verack(&mut self, peer: NodeId) {
         let p = self.peers.get_mut(&peer).expect("on_frame checked");
-        if !p.got_version || p.got_verack {
+        if !p.got_version {
+            return self.drop_peer(peer, DropReason::Refused(HandshakeError::OutOfOrder));
+        }
+        if p.got_verack {
             return self.misbehaved(peer, Misbehaviour::OutOfTurn(MessageKind::Verack));
         }
         p.got_verack = true;

@@ -262,16 +262,20 @@ fn anything_but_the_handshake_first_is_out_of_turn() {
             DropReason::Misbehaved(Misbehaviour::OutOfTurn(MessageKind::Inv))
         )]
     );
-    // A Verack before the Version is out of turn too.
+    // A Verack before the Version ends the link, but is no reason for a ban: honest
+    // tabs were seen to cause it while a link came up under load.
     let other = Scripted::new(3);
     other.open_link(&mut x, T0);
     other.send(&mut x, T0, &Message::Verack);
     assert_eq!(
         drain(&mut x).disconnects(),
-        vec![(
-            other.id,
-            DropReason::Misbehaved(Misbehaviour::OutOfTurn(MessageKind::Verack))
-        )]
+        vec![(other.id, refused(HandshakeError::OutOfOrder))]
+    );
+    other.open_link(&mut x, T0);
+    assert_eq!(
+        drain(&mut x).disconnects(),
+        vec![],
+        "it may link again at once"
     );
 }
 
