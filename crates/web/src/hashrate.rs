@@ -10,13 +10,11 @@ const WINDOW_MS: u64 = 2_000;
 #[derive(Debug, Default)]
 pub struct HashMeter {
     reports: VecDeque<(Timestamp, u64)>,
-    total: u64,
 }
 
 impl HashMeter {
     pub fn add(&mut self, now: Timestamp, hashes: u64) {
         self.reports.push_back((now, hashes));
-        self.total = self.total.saturating_add(hashes);
         self.forget_before(now);
     }
 
@@ -24,11 +22,6 @@ impl HashMeter {
     pub fn rate(&mut self, now: Timestamp) -> u64 {
         self.forget_before(now);
         self.reports.iter().map(|(_, hashes)| hashes).sum::<u64>() * 1000 / WINDOW_MS
-    }
-
-    /// Hashes tried since the page opened.
-    pub fn total(&self) -> u64 {
-        self.total
     }
 
     fn forget_before(&mut self, now: Timestamp) {
@@ -55,6 +48,5 @@ mod tests {
         // A second later only the 19 reports of the last two seconds count.
         assert_eq!(meter.rate(Timestamp(13_000)), 47_500);
         assert_eq!(meter.rate(Timestamp(20_000)), 0);
-        assert_eq!(meter.total(), 200_000);
     }
 }
