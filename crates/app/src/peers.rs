@@ -2,7 +2,7 @@
 //! recent ones) and last pong; dropped peers stay below, greyed, with why and when.
 
 use leptos::prelude::*;
-use tabchain_web::view::{PeerRow, PeersInfo};
+use tabchain_web::view::{LinkState, PeerRow, PeersInfo};
 
 use crate::format::{abbreviate, clock, duration};
 
@@ -12,7 +12,7 @@ pub fn PeersPanel(peers: Memo<PeersInfo>) -> impl IntoView {
         peers.with(|p| {
             p.live
                 .iter()
-                .filter(|row| row.state.as_str() == "connected")
+                .filter(|row| row.state == LinkState::Connected)
                 .count()
         })
     };

@@ -181,7 +181,7 @@ impl Handle {
 
     pub fn set_mining(&self, on: bool) {
         self.run(|driver| {
-            let pay_to = on.then(|| driver.address());
+            let pay_to = on.then_some(driver.address);
             driver.node.set_mining(now(), pay_to);
         });
     }
@@ -258,6 +258,8 @@ fn listen_for_page_exit(sink: Sink<Input>) {
 struct Driver {
     node: Node,
     key: SecretKey,
+    /// The key's address, where mined coins and payments go: derived once, shown often.
+    address: Address,
     settings: Settings,
     sink: Sink<Input>,
     timer: Timer,
@@ -308,6 +310,7 @@ impl Driver {
         Driver {
             miners,
             node,
+            address: key.public_key().address(),
             key,
             settings,
             timer,
@@ -333,10 +336,6 @@ impl Driver {
             view_due: None,
             sink,
         }
-    }
-
-    fn address(&self) -> Address {
-        self.key.public_key().address()
     }
 
     /// The IndexedDB database and BroadcastChannel of this room and rule set.
@@ -394,7 +393,8 @@ impl Driver {
             .map(|(peer, _)| *peer)
             .collect();
         for peer in late {
-            self.end_link(now, peer, "no data channel within 10 s");
+            let why = format!("no data channel within {} s", DIAL_TIMEOUT_MS / 1000);
+            self.end_link(now, peer, &why);
         }
         if self.server.retry_at.is_some_and(|at| at <= now) {
             self.server.retry_at = None;
@@ -851,11 +851,7 @@ impl Driver {
                         conn.link.close_after(GOODBYE_GRACE_MS);
                     }
                 }
-                Action::Connect { peer } => {
-                    if !self.closed {
-                        self.dial(now, peer);
-                    }
-                }
+                Action::Connect { peer } => self.dial(now, peer),
                 Action::Signal { from, payload } => {
                     match serde_json::from_slice::<Signal>(&payload) {
                         Ok(signal) => self.on_signal(now, from, Route::Mesh, signal),
@@ -904,7 +900,7 @@ impl Driver {
             .map_err(|err: tabchain_core::keys::ParseError| PayError::Address(err.to_string()))?;
         let amount = parse_coins(amount).ok_or(PayError::Amount)?;
         let wallet = Wallet::new(self.key.clone());
-        let coins = self.node.ledger().spendable(&wallet.address());
+        let coins = self.node.ledger().spendable(&self.address);
         let tx = wallet.pay(&coins, to, amount, FEE)?;
         let id = tx.id();
         self.node.handle_event(now(), Event::SubmitTx(tx))?;
@@ -937,7 +933,7 @@ impl Driver {
         self.last_view = now;
         let surroundings = Surroundings {
             room: self.settings.room.as_str(),
-            address: self.address(),
+            address: self.address,
             signal: SignalInfo {
                 state: self.server.state,
                 url: self.server.url.clone(),

@@ -6,7 +6,7 @@
 
 use std::collections::VecDeque;
 
-use tabchain_core::{Address, Block, NodeId, Timestamp, Transaction, COIN};
+use tabchain_core::{Address, Block, Chain, NodeId, Timestamp, Transaction, COIN};
 use tabchain_node::{Node, PeerState};
 
 use crate::names::friendly_name;
@@ -213,13 +213,7 @@ impl View {
                 blocks: node
                     .recent_blocks(RECENT_BLOCKS)
                     .into_iter()
-                    .map(|block| {
-                        block_row(
-                            block,
-                            chain.height_of(&block.hash()).unwrap_or(0),
-                            &around.address,
-                        )
-                    })
+                    .map(|block| block_row(block, chain, &around.address))
                     .collect(),
                 sync_target: node.sync_target(),
                 loaded: around.loaded,
@@ -300,7 +294,9 @@ fn peers(node: &Node, dialing: &[NodeId], now: Timestamp) -> PeersInfo {
     PeersInfo { live, dropped }
 }
 
-fn block_row(block: &Block, height: u64, ours: &Address) -> BlockRow {
+fn block_row(block: &Block, chain: &Chain, ours: &Address) -> BlockRow {
+    let hash = block.hash();
+    let height = chain.height_of(&hash).unwrap_or(0);
     let payee = block
         .coinbase()
         .and_then(|coinbase| coinbase.outputs.first())
@@ -308,7 +304,7 @@ fn block_row(block: &Block, height: u64, ours: &Address) -> BlockRow {
     let mine = payee.as_ref() == Some(ours);
     BlockRow {
         height,
-        hash: block.hash().to_string(),
+        hash: hash.to_string(),
         miner: match payee {
             _ if height == 0 => "genesis".to_owned(),
             Some(address) => short_address(&address),
