@@ -295,7 +295,11 @@ impl<'a> Member<'a> {
         rooms.join(&room, id, peer.clone())?;
         let peers = rooms.others(&room, &id).map(|(other, _)| *other).collect();
         // A fresh queue has room for its first message.
-        peer.notify(text(&ServerMessage::Welcome { peer_id: id, peers }));
+        peer.notify(text(&ServerMessage::Welcome {
+            peer_id: id,
+            peers,
+            ice_servers: Vec::new(),
+        }));
         let joined = text(&ServerMessage::PeerJoined { peer_id: id });
         for (_, other) in rooms.others(&room, &id) {
             other.notify(joined.clone());

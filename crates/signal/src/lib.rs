@@ -61,5 +61,5 @@ mod room;
 mod text;
 
 pub use hello::{challenge_bytes, hello, verify_hello, Nonce, DOMAIN};
-pub use message::{ClientMessage, ErrorCode, MessageError, ServerMessage};
+pub use message::{ClientMessage, ErrorCode, IceServer, MessageError, ServerMessage};
 pub use room::{RoomName, RoomNameError};

@@ -57,6 +57,10 @@ pub enum ServerMessage {
         peer_id: NodeId,
         #[serde(with = "crate::text::list")]
         peers: Vec<NodeId>,
+        /// STUN and TURN servers for this tab's links, with short-lived TURN
+        /// credentials of its own. Empty when the server offers none.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        ice_servers: Vec<IceServer>,
     },
     /// Another tab joined the room.
     PeerJoined {
@@ -94,6 +98,18 @@ impl ServerMessage {
         // Infallible: every field serializes to JSON (no maps with non-string keys).
         serde_json::to_string(self).expect("a server message serializes")
     }
+}
+
+/// One entry of `RTCConfiguration.iceServers`, in its own JSON shape, so a tab hands
+/// it to `RTCPeerConnection` as it came.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceServer {
+    /// `stun:host:port`, `turn:host:port?transport=udp` or `...?transport=tcp`.
+    pub urls: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
 }
 
 /// Every reason the server refuses something. Sent as the `code` of an `error` message
@@ -306,6 +322,7 @@ mod tests {
                 ServerMessage::Welcome {
                     peer_id: id(1),
                     peers: vec![id(2), id(3)],
+                    ice_servers: Vec::new(),
                 },
                 format!(
                     r#"{{"type":"welcome","peer_id":"{}","peers":["{}","{}"]}}"#,
