@@ -34,8 +34,6 @@ pub struct Config {
     pub max_peers: usize,
     /// How often the node looks at its links and dials or trims.
     pub topology_interval_ms: u64,
-    /// A `Connect` not followed by `PeerConnected` by then counts as failed.
-    pub dial_timeout_ms: u64,
     /// How long before a peer that failed or left is dialled again.
     pub redial_after_ms: u64,
     /// How long a peer dropped for misbehaving is refused and not dialled.
@@ -73,7 +71,6 @@ impl Default for Config {
             target_peers: 8,
             max_peers: 12,
             topology_interval_ms: 1_000,
-            dial_timeout_ms: 5_000,
             redial_after_ms: 5_000,
             ban_ms: 10 * 60 * 1_000,
             peer_exchange_interval_ms: 30_000,

@@ -2,7 +2,7 @@
 //! and from peers' `Peers` replies), when each may be dialled again, who is banned, and
 //! the dials under way.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use tabchain_core::{NodeId, Timestamp};
 
@@ -20,8 +20,9 @@ pub(crate) struct AddressBook {
     own: NodeId,
     known: BTreeMap<NodeId, Entry>,
     capacity: usize,
-    /// Dials under way and when each counts as failed.
-    dialing: BTreeMap<NodeId, Timestamp>,
+    /// Dials under way: each ends with the link opening or the driver's `DialFailed`
+    /// (the link manager gives up on a dial at its deadline).
+    dialing: BTreeSet<NodeId>,
 }
 
 impl AddressBook {
@@ -30,7 +31,7 @@ impl AddressBook {
             own,
             known: BTreeMap::new(),
             capacity,
-            dialing: BTreeMap::new(),
+            dialing: BTreeSet::new(),
         }
     }
 
@@ -96,7 +97,7 @@ impl AddressBook {
     ) -> Vec<NodeId> {
         self.known
             .iter()
-            .filter(|(id, e)| e.retry_at <= now && !linked(id) && !self.dialing.contains_key(id))
+            .filter(|(id, e)| e.retry_at <= now && !linked(id) && !self.dialing.contains(id))
             .map(|(id, _)| *id)
             .collect()
     }
@@ -105,27 +106,13 @@ impl AddressBook {
         self.dialing.len()
     }
 
-    pub(crate) fn dial(&mut self, id: NodeId, deadline: Timestamp) {
-        self.dialing.insert(id, deadline);
+    pub(crate) fn dial(&mut self, id: NodeId) {
+        self.dialing.insert(id);
     }
 
     /// The dial to `id` ended (the link opened, or the driver gave up).
     pub(crate) fn dial_done(&mut self, id: &NodeId) -> bool {
-        self.dialing.remove(id).is_some()
-    }
-
-    /// Dials past their deadline, removed.
-    pub(crate) fn expired_dials(&mut self, now: Timestamp) -> Vec<NodeId> {
-        let expired: Vec<NodeId> = self
-            .dialing
-            .iter()
-            .filter(|(_, deadline)| **deadline <= now)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in &expired {
-            self.dialing.remove(id);
-        }
-        expired
+        self.dialing.remove(id)
     }
 }
 
@@ -147,9 +134,9 @@ mod tests {
         assert_eq!(book.ids().count(), 3, "never itself");
         book.back_off(id(1), Timestamp(10));
         book.ban(id(2), Timestamp(100));
-        book.dial(id(3), Timestamp(5));
+        book.dial(id(3));
         assert!(book.candidates(Timestamp(0), |_| false).is_empty());
-        assert_eq!(book.expired_dials(Timestamp(5)), vec![id(3)]);
+        assert!(book.dial_done(&id(3)));
         assert_eq!(
             book.candidates(Timestamp(10), |_| false),
             vec![id(1), id(3)]

@@ -78,6 +78,7 @@ mod discovery;
 pub mod event;
 mod gossip;
 pub mod handshake;
+pub mod link;
 mod liveness;
 pub mod message;
 pub mod node;

@@ -583,10 +583,6 @@ impl Node {
     /// Dials known peers while below the target, and lets random peers go above the
     /// maximum.
     fn topology(&mut self) {
-        let until = self.now.saturating_add(self.config.redial_after_ms);
-        for peer in self.book.expired_dials(self.now) {
-            self.book.back_off(peer, until);
-        }
         let linked = self.peers.len() + self.book.dialing();
         if linked < self.config.target_peers {
             let mut candidates = self
@@ -594,9 +590,8 @@ impl Node {
                 .candidates(self.now, |id| self.peers.contains_key(id));
             self.rng.shuffle(&mut candidates);
             let wanted = (self.config.target_peers - linked).min(DIALS_PER_ROUND);
-            let deadline = self.now.saturating_add(self.config.dial_timeout_ms);
             for peer in candidates.into_iter().take(wanted) {
-                self.book.dial(peer, deadline);
+                self.book.dial(peer);
                 self.actions.push_back(Action::Connect { peer });
             }
         }

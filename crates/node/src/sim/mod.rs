@@ -4,9 +4,10 @@
 //! One seed decides everything: keys, each node's RNG, link latencies, jitter, who mines
 //! which block, churn, adversaries. Virtual time jumps from one due job to the next, so
 //! minutes of network life take milliseconds. The simulator plays every driver's part:
-//! it carries frames between nodes, opens links when a `Connect` is answered (the offer
-//! and answer travel through the mesh with [`Node::send_signal`] when a route exists,
-//! else through a simulated signaling server), closes them, reports closes the far
+//! each node has the browser's own link manager ([`crate::link::Links`]), whose offers
+//! and answers it carries by the route the manager picks (a simulated signaling server
+//! that every node has joined, or the mesh with [`Node::send_signal`]); it opens a link
+//! about a round trip after the answer arrives, carries frames, reports closes the far
 //! side notices late (as WebRTC does), and keeps what nodes ask it to store.
 //!
 //! [`Sim`] is the harness for hand-written scenarios; [`Scenario`] and [`run`] are the
@@ -18,7 +19,7 @@ mod check;
 mod network;
 mod scenario;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use tabchain_core::{
     pow, Address, Block, Hash, Ledger, NodeId, Params, SecretKey, Timestamp, Transaction, TxId,
@@ -26,6 +27,7 @@ use tabchain_core::{
 };
 
 use crate::event::{Action, DropReason, Event, NodeError, NodeEvent};
+use crate::link::{LinkAction, Links, Route, Signal};
 use crate::message::{InvItem, Message, MessageKind};
 use crate::node::Node;
 use crate::random::Rng;
@@ -37,9 +39,6 @@ pub use scenario::{run, Report, Scenario};
 
 use network::{key, Link, Queue};
 
-/// Signaling payloads the simulated drivers exchange to open a link.
-const OFFER: u8 = 0;
-const ANSWER: u8 = 1;
 /// Node ids the simulated signaling server hands a joining node.
 const SERVER_LIST: usize = 16;
 
@@ -90,6 +89,7 @@ pub enum Role {
 #[derive(Debug)]
 struct SimNode {
     node: Node,
+    links: Links,
     key_seed: [u8; 32],
     role: Role,
     alive: bool,
@@ -115,15 +115,17 @@ enum Job {
     Wake {
         node: usize,
     },
-    /// A signaling payload through the server.
+    /// A signal through the server.
     ServerSignal {
         from: usize,
         to: usize,
-        payload: Vec<u8>,
+        signal: Signal,
     },
+    /// ICE and DTLS are done for the link `session` that `a` offered `b`.
     Open {
         a: usize,
         b: usize,
+        session: u64,
     },
     /// `node` notices that `peer` closed their link.
     Notice {
@@ -181,8 +183,6 @@ pub struct Sim {
     index: HashMap<NodeId, usize>,
     links: BTreeMap<(usize, usize), Link>,
     next_epoch: u64,
-    /// Dials waiting for their answer: (dialler, target).
-    dials: BTreeSet<(usize, usize)>,
     partitioned: bool,
     /// Every block any node stored, to reload restarted nodes from.
     store: HashMap<Hash, Block>,
@@ -205,7 +205,6 @@ impl Sim {
             index: HashMap::new(),
             links: BTreeMap::new(),
             next_epoch: 0,
-            dials: BTreeSet::new(),
             partitioned: false,
             store: HashMap::new(),
             blocks: BTreeMap::new(),
@@ -284,9 +283,11 @@ impl Sim {
         let key_seed = self.rng.bytes32();
         let i = self.nodes.len();
         let node = self.fresh_node(key_seed);
+        let links = Links::new(node.id(), self.rng.next_u64());
         self.index.insert(node.id(), i);
         self.nodes.push(SimNode {
             node,
+            links,
             key_seed,
             role,
             alive: true,
@@ -409,8 +410,10 @@ impl Sim {
     pub fn rejoin(&mut self, i: usize) {
         assert!(!self.nodes[i].alive, "rejoin a node that left");
         let node = self.fresh_node(self.nodes[i].key_seed);
+        let links = Links::new(node.id(), self.rng.next_u64());
         let n = &mut self.nodes[i];
         n.node = node;
+        n.links = links;
         n.alive = true;
         n.joined_at = self.now;
         n.wake = None;
@@ -466,9 +469,21 @@ impl Sim {
         )
     }
 
-    /// The signaling server's list for a joining node: a sample of live nodes on its
-    /// side of any partition.
+    /// Node `i` joins the signaling server's room: it learns who is there (its link
+    /// manager routes offers to them through the server), everyone there learns of it,
+    /// and its node hears of a sample of live nodes on its side of any partition.
     fn introduce(&mut self, i: usize) {
+        let id = self.nodes[i].node.id();
+        let room: Vec<NodeId> = (0..self.nodes.len())
+            .filter(|&j| j != i && self.nodes[j].alive)
+            .map(|j| self.nodes[j].node.id())
+            .collect();
+        self.nodes[i].links.server_joined(room);
+        for j in 0..self.nodes.len() {
+            if j != i && self.nodes[j].alive {
+                self.nodes[j].links.server_peer_joined(id);
+            }
+        }
         let mut others: Vec<usize> = (0..self.nodes.len())
             .filter(|&j| j != i && self.nodes[j].alive && !self.cut(i, j))
             .collect();
@@ -484,7 +499,6 @@ impl Sim {
     fn kill(&mut self, i: usize) {
         self.nodes[i].alive = false;
         self.nodes[i].wake = None;
-        self.dials.retain(|(a, b)| *a != i && *b != i);
         let mine: Vec<(usize, usize)> = self
             .links
             .keys()
@@ -494,6 +508,14 @@ impl Sim {
         for pair in mine {
             let other = if pair.0 == i { pair.1 } else { pair.0 };
             self.close(i, other);
+        }
+        // The server sees the socket close and tells the room.
+        let id = self.nodes[i].node.id();
+        for j in 0..self.nodes.len() {
+            if self.nodes[j].alive {
+                self.nodes[j].links.server_peer_left(id);
+                self.after_call(j);
+            }
         }
     }
 
@@ -508,40 +530,21 @@ impl Sim {
         result
     }
 
-    /// Carries out node `i`'s actions, reads its events, and queues its next wake-up.
+    /// Carries out node `i`'s actions and its link manager's, reads its events, and
+    /// queues its next wake-up.
     fn after_call(&mut self, i: usize) {
-        while let Some(action) = self.nodes[i].node.poll_action() {
-            match action {
-                Action::Send { peer, bytes } => {
-                    if let Some(j) = self.index_of(&peer) {
-                        if !self.withholds(i, &bytes) {
-                            self.transmit(i, j, bytes);
-                        }
-                    }
-                }
-                Action::Disconnect { peer, .. } => {
-                    if let Some(j) = self.index_of(&peer) {
-                        self.close(i, j);
-                    }
-                }
-                Action::Connect { peer } => {
-                    if let Some(j) = self.index_of(&peer) {
-                        self.dials.insert((i, j));
-                        self.signal(i, j, vec![OFFER]);
-                    }
-                }
-                Action::Signal { from, payload } => {
-                    if let Some(j) = self.index_of(&from) {
-                        self.on_signal(i, j, &payload);
-                    }
-                }
-                Action::MineTemplate(block) => self.nodes[i].template = Some(block),
-                Action::StopMining => self.nodes[i].template = None,
-                Action::StoreBlock(block) => {
-                    let hash = block.hash();
-                    self.nodes[i].stored.push(hash);
-                    self.store.entry(hash).or_insert(block);
-                }
+        loop {
+            let mut busy = false;
+            while let Some(action) = self.nodes[i].node.poll_action() {
+                busy = true;
+                self.node_action(i, action);
+            }
+            while let Some(action) = self.nodes[i].links.poll_action() {
+                busy = true;
+                self.link_action(i, action);
+            }
+            if !busy {
+                break;
             }
         }
         while let Some(event) = self.nodes[i].node.poll_event() {
@@ -564,12 +567,123 @@ impl Sim {
                 _ => {}
             }
         }
-        let next = self.nodes[i].node.poll_timeout();
+        let next = [
+            self.nodes[i].node.poll_timeout(),
+            self.nodes[i].links.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         if let Some(at) = next {
             if self.nodes[i].alive && next != self.nodes[i].wake {
                 self.nodes[i].wake = next;
                 self.queue.push(at.max(self.now), Job::Wake { node: i });
             }
+        }
+    }
+
+    fn node_action(&mut self, i: usize, action: Action) {
+        let now = self.now;
+        match action {
+            Action::Send { peer, bytes } => {
+                if let Some(j) = self.index_of(&peer) {
+                    if !self.withholds(i, &bytes) {
+                        self.transmit(i, j, bytes);
+                    }
+                }
+            }
+            Action::Disconnect { peer, .. } => self.nodes[i].links.close(&peer),
+            Action::Connect { peer } => self.nodes[i].links.dial(now, peer),
+            Action::Signal { from, payload } => {
+                if let Ok(signal) = Signal::from_bytes(&payload) {
+                    self.nodes[i]
+                        .links
+                        .handle_signal(now, from, Route::Mesh, signal);
+                }
+            }
+            Action::MineTemplate(block) => self.nodes[i].template = Some(block),
+            Action::StopMining => self.nodes[i].template = None,
+            Action::StoreBlock(block) => {
+                let hash = block.hash();
+                self.nodes[i].stored.push(hash);
+                self.store.entry(hash).or_insert(block);
+            }
+        }
+    }
+
+    /// Plays the platform's part for node `i`'s link manager: connections describe
+    /// themselves at once, carry no candidates, and open a round trip after the answer.
+    fn link_action(&mut self, i: usize, action: LinkAction) {
+        let now = self.now;
+        match action {
+            LinkAction::Offer { peer, session } => {
+                self.nodes[i].links.described(peer, session, "offer".into());
+            }
+            LinkAction::Answer { peer, session, .. } => {
+                self.nodes[i]
+                    .links
+                    .described(peer, session, "answer".into());
+            }
+            LinkAction::AcceptAnswer { peer, session, .. } => {
+                if let Some(j) = self.index_of(&peer) {
+                    let at = now.saturating_add(2 * self.config.wire.latency_ms);
+                    self.queue.push(
+                        at,
+                        Job::Open {
+                            a: i,
+                            b: j,
+                            session,
+                        },
+                    );
+                }
+            }
+            LinkAction::AddCandidate { .. } => {}
+            LinkAction::Send {
+                peer,
+                route,
+                signal,
+            } => {
+                let Some(j) = self.index_of(&peer) else {
+                    return;
+                };
+                if route == Route::Mesh {
+                    self.stats.signals_mesh += 1;
+                    if let Err(err) = self.nodes[i].node.send_signal(peer, signal.to_bytes()) {
+                        self.nodes[i].links.unreachable(peer, err.to_string());
+                    }
+                } else {
+                    // A round trip to the server.
+                    self.stats.signals_server += 1;
+                    let at = now.saturating_add(2 * self.config.wire.latency_ms);
+                    self.queue.push(
+                        at,
+                        Job::ServerSignal {
+                            from: i,
+                            to: j,
+                            signal,
+                        },
+                    );
+                }
+            }
+            LinkAction::Close { peer, session, .. } => {
+                if let Some(j) = self.index_of(&peer) {
+                    let pair = key(i, j).0;
+                    if self.links.get(&pair).is_some_and(|l| l.session == session) {
+                        self.close(i, j);
+                    }
+                }
+            }
+            LinkAction::Opened { peer, session } => {
+                // Both sides know the session: it stands in for the DTLS fingerprints.
+                let binding = session.to_le_bytes().to_vec();
+                let _ = self.nodes[i]
+                    .node
+                    .handle_event(now, Event::PeerConnected { peer, binding });
+            }
+            LinkAction::Node(event) => {
+                let _ = self.nodes[i].node.handle_event(now, event);
+            }
+            LinkAction::Ended { .. } => {}
         }
     }
 
@@ -627,37 +741,6 @@ impl Sim {
         );
     }
 
-    /// Sends a signaling payload: through the mesh if `from`'s node finds a route, else
-    /// through the server (a round trip to it).
-    fn signal(&mut self, from: usize, to: usize, payload: Vec<u8>) {
-        let to_id = self.nodes[to].node.id();
-        if self.nodes[from]
-            .node
-            .send_signal(to_id, payload.clone())
-            .is_ok()
-        {
-            self.stats.signals_mesh += 1;
-            return;
-        }
-        self.stats.signals_server += 1;
-        let at = self.now.saturating_add(2 * self.config.wire.latency_ms);
-        self.queue.push(at, Job::ServerSignal { from, to, payload });
-    }
-
-    /// Node `i`'s driver got a signaling payload from `j`.
-    fn on_signal(&mut self, i: usize, j: usize, payload: &[u8]) {
-        let linked = self.links.contains_key(&key(i, j).0);
-        match payload.first() {
-            Some(&OFFER) if !linked => self.signal(i, j, vec![ANSWER]),
-            Some(&ANSWER) if !linked && self.dials.remove(&(i, j)) => {
-                // ICE and DTLS take about another round trip.
-                let at = self.now.saturating_add(2 * self.config.wire.latency_ms);
-                self.queue.push(at, Job::Open { a: i, b: j });
-            }
-            _ => {}
-        }
-    }
-
     fn run_job(&mut self, job: Job) {
         match job {
             Job::Deliver {
@@ -671,16 +754,21 @@ impl Sim {
                 if self.nodes[node].alive && self.nodes[node].wake == Some(at) {
                     self.nodes[node].wake = None;
                     self.nodes[node].node.handle_timeout(at);
+                    self.nodes[node].links.handle_timeout(at);
                     self.after_call(node);
                 }
             }
-            Job::ServerSignal { from, to, payload } => {
+            Job::ServerSignal { from, to, signal } => {
                 if self.nodes[to].alive && !self.cut(from, to) {
-                    self.on_signal(to, from, &payload);
+                    let now = self.now;
+                    let from = self.nodes[from].node.id();
+                    self.nodes[to]
+                        .links
+                        .handle_signal(now, from, Route::Server, signal);
                     self.after_call(to);
                 }
             }
-            Job::Open { a, b } => self.open(a, b),
+            Job::Open { a, b, session } => self.open(a, b, session),
             Job::Notice { node, peer, epoch } => {
                 let (pair, dir) = key(node, peer);
                 let current = self
@@ -688,10 +776,15 @@ impl Sim {
                     .get(&pair)
                     .is_some_and(|l| l.epoch == epoch && l.open[dir]);
                 if current {
-                    self.links.remove(&pair);
+                    let session = self.links.remove(&pair).expect("current").session;
                     if self.nodes[node].alive {
                         let peer = self.nodes[peer].node.id();
-                        let _ = self.call(node, Event::PeerDisconnected { peer });
+                        self.nodes[node].links.transport_closed(
+                            peer,
+                            session,
+                            "the data channel closed".into(),
+                        );
+                        self.after_call(node);
                     }
                 }
             }
@@ -705,17 +798,18 @@ impl Sim {
         }
     }
 
-    fn open(&mut self, a: usize, b: usize) {
+    /// The link `a` offered `b` comes up, if both still want it and can reach each
+    /// other; otherwise the attempt runs into its deadline, as in a browser.
+    fn open(&mut self, a: usize, b: usize, session: u64) {
         let (pair, _) = key(a, b);
-        let b_id = self.nodes[b].node.id();
+        let (a_id, b_id) = (self.nodes[a].node.id(), self.nodes[b].node.id());
         if self.links.contains_key(&pair)
             || !self.nodes[a].alive
             || !self.nodes[b].alive
             || self.cut(a, b)
+            || self.nodes[a].links.session(&b_id) != Some(session)
+            || self.nodes[b].links.session(&a_id) != Some(session)
         {
-            if self.nodes[a].alive {
-                let _ = self.call(a, Event::DialFailed { peer: b_id });
-            }
             return;
         }
         self.next_epoch += 1;
@@ -725,28 +819,16 @@ impl Sim {
             pair,
             Link {
                 epoch,
+                session,
                 latency_ms,
                 busy_until: [self.now; 2],
                 open: [true; 2],
             },
         );
-        // Both sides compute the same bytes, as two DTLS fingerprints sorted and joined.
-        let binding = epoch.to_le_bytes().to_vec();
-        let a_id = self.nodes[a].node.id();
-        let _ = self.call(
-            a,
-            Event::PeerConnected {
-                peer: b_id,
-                binding: binding.clone(),
-            },
-        );
-        let _ = self.call(
-            b,
-            Event::PeerConnected {
-                peer: a_id,
-                binding,
-            },
-        );
+        self.nodes[a].links.channel_open(b_id, session);
+        self.after_call(a);
+        self.nodes[b].links.channel_open(a_id, session);
+        self.after_call(b);
     }
 
     fn deliver(&mut self, from: usize, to: usize, epoch: u64, bytes: Vec<u8>) {

@@ -14,6 +14,8 @@ use crate::random::Rng;
 pub(crate) struct Link {
     /// Tells this link from an earlier one between the same two nodes.
     pub(crate) epoch: u64,
+    /// The link manager's session of it, the same on both sides.
+    pub(crate) session: u64,
     pub(crate) latency_ms: u64,
     /// When the last frame each way arrives (a→b, b→a): no frame overtakes another.
     pub(crate) busy_until: [Timestamp; 2],
@@ -142,6 +144,7 @@ mod tests {
         let mut rng = Rng::new(3);
         let mut link = Link {
             epoch: 0,
+            session: 0,
             latency_ms: 10,
             busy_until: [Timestamp(0); 2],
             open: [true; 2],
