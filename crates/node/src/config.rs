@@ -58,6 +58,8 @@ pub struct Config {
     /// Dropped peers remembered for the UI.
     pub dropped_history: usize,
     pub gossip: Gossip,
+    /// What this node's wallet pays the miner per payment, in base units.
+    pub payment_fee: u64,
 }
 
 impl Default for Config {
@@ -84,6 +86,7 @@ impl Default for Config {
             rtt_history: 32,
             dropped_history: 64,
             gossip: Gossip::Pull,
+            payment_fee: 10,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! What goes into a node and what comes out: [`Event`]s from the driver, [`Action`]s
 //! for the driver to carry out, [`NodeEvent`]s for the UI, and the errors of the API.
 
-use tabchain_core::{Block, BlockError, Hash, MempoolError, NodeId, Transaction};
+use tabchain_core::{Block, BlockError, Hash, MempoolError, NodeId, Transaction, WalletError};
 
 use crate::handshake::HandshakeError;
 use crate::message::MessageKind;
@@ -142,6 +142,8 @@ pub enum NodeError {
     InvalidStoredBlock(BlockError),
     #[error("the transaction was refused: {0}")]
     Tx(MempoolError),
+    #[error("{0}")]
+    Wallet(#[from] WalletError),
 }
 
 /// Why [`crate::Node::send_signal`] could not route a payload.

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use tabchain_core::{
     Accepted, Address, Balance, Block, BlockError, Hash, Header, Ledger, MempoolError, NodeId,
     OutPoint, Params, PublicKey, SecretKey, Timestamp, TipChange, Transaction, TxError, TxId,
+    Wallet,
 };
 
 use crate::config::{Config, Gossip};
@@ -272,9 +273,15 @@ impl Node {
                 self.on_frame(peer, &bytes);
                 Ok(())
             }
-            Event::MinedBlock(block) => self
-                .accept_block(block, Origin::Mined)
-                .map_err(NodeError::InvalidMinedBlock),
+            Event::MinedBlock(block) => {
+                let accepted = self.accept_block(block, Origin::Mined);
+                if accepted.is_err() {
+                    // A stale or refused solution: the miner gets a template on the
+                    // current tip rather than idling.
+                    self.template_due = true;
+                }
+                accepted.map_err(NodeError::InvalidMinedBlock)
+            }
             Event::LoadBlock(block) => self
                 .accept_block(block, Origin::Storage)
                 .map_err(NodeError::InvalidStoredBlock),
@@ -368,6 +375,22 @@ impl Node {
             }
             None => self.actions.push_back(Action::StopMining),
         }
+    }
+
+    /// Pays `amount` base units to `to` from `wallet`'s spendable coins, plus the
+    /// configured fee, and submits the payment.
+    pub fn pay(
+        &mut self,
+        now: Timestamp,
+        wallet: &Wallet,
+        to: Address,
+        amount: u64,
+    ) -> Result<TxId, NodeError> {
+        let coins = self.ledger.spendable(&wallet.address());
+        let tx = wallet.pay(&coins, to, amount, self.config.payment_fee)?;
+        let id = tx.id();
+        self.handle_event(now, Event::SubmitTx(tx))?;
+        Ok(id)
     }
 
     /// Sends an opaque signaling payload (a WebRTC offer, answer or candidate) to `to`

@@ -474,7 +474,7 @@ fn templates_follow_the_tip_and_the_mempool() {
         _ => None,
     });
     assert_eq!(
-        next.unwrap().header.prev,
+        next.as_ref().unwrap().header.prev,
         block.hash(),
         "a new tip, a new template"
     );
@@ -482,14 +482,34 @@ fn templates_follow_the_tip_and_the_mempool() {
         hash: block.hash(),
         height: 1
     }));
-    // A payment changes the template too.
+    // A solution the node refuses (here: one timed before its parent) still gets the
+    // miner a template on the current tip, instead of leaving it idle.
+    let mut refused = next.clone().unwrap();
+    refused.header.time = Timestamp(0);
+    assert!(tabchain_core::pow::solve(&mut refused.header));
+    assert!(x.handle_event(T0, Event::MinedBlock(refused)).is_err());
+    let again = drain(&mut x).actions.iter().find_map(|a| match a {
+        Action::MineTemplate(t) => Some(t.header.prev),
+        _ => None,
+    });
+    assert_eq!(again, Some(block.hash()));
+    // A payment changes the template too; the node's wallet pays its configured fee.
     let wallet = tabchain_core::Wallet::new(key(1));
-    let coins = x.ledger().spendable(&address);
-    let tx = wallet
-        .pay(&coins, key(2).public_key().address(), 5, 1)
+    let id = x
+        .pay(T0, &wallet, key(2).public_key().address(), 5)
         .unwrap();
-    x.handle_event(T0, Event::SubmitTx(tx.clone())).unwrap();
     let out = drain(&mut x);
+    let tx = x
+        .ledger()
+        .mempool()
+        .get(&id)
+        .expect("in the mempool")
+        .tx
+        .clone();
+    assert_eq!(
+        tx.outputs.iter().map(|o| o.value).sum::<u64>() + Config::default().payment_fee,
+        params().block_reward
+    );
     let next = out.actions.iter().find_map(|a| match a {
         Action::MineTemplate(t) => Some(t.clone()),
         _ => None,
