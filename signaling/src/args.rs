@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::turn::{PortRange, TurnConfig, TurnSecret};
 use crate::{Config, Limits};
 
 /// The tabchain signaling server: browser tabs meet in rooms here and trade WebRTC
@@ -58,6 +59,35 @@ pub struct Args {
     /// A tab whose queue stays full this long is dropped as too slow.
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     pub queue_timeout: Duration,
+    /// Also serve STUN and TURN, over UDP and TCP, on this address (through coturn's
+    /// `turnserver`), and give every joined tab its own TURN credentials. The address
+    /// tabs reach, e.g. the LAN address: not 0.0.0.0.
+    #[arg(long, value_name = "IP:PORT", value_parser = parse_turn_addr)]
+    pub turn: Option<SocketAddr>,
+    /// How long after joining a tab's TURN credential can still open relays.
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    pub turn_ttl: Duration,
+    /// Relays one credential (one tab) may hold at once. A link takes one per TURN
+    /// URL (UDP and TCP): 12 links, 24 relays.
+    #[arg(long, default_value = "24", value_parser = clap::value_parser!(u32).range(1..))]
+    pub turn_quota: u32,
+    /// Relays the whole server may hold at once.
+    #[arg(long, default_value = "1000", value_parser = clap::value_parser!(u32).range(1..))]
+    pub turn_total_quota: u32,
+    /// Bytes per second one relay may carry, each direction.
+    #[arg(long, default_value = "100000", value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..))]
+    pub turn_max_bps: u64,
+    /// Bytes per second all relays together may carry. Each relay reserves
+    /// --turn-max-bps of it, and none is opened when it is used up.
+    #[arg(long, default_value = "100000000", value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..))]
+    pub turn_capacity_bps: u64,
+    /// The UDP ports relays are opened on.
+    #[arg(long, default_value = "49152-65535", value_name = "FIRST-LAST")]
+    pub turn_ports: PortRange,
+    /// Print this URL and a QR code of it once the server is ready, for a class to
+    /// scan off the projector.
+    #[arg(long, value_name = "URL")]
+    pub join_url: Option<String>,
 }
 
 impl Args {
@@ -79,8 +109,40 @@ impl Args {
                 queue_timeout: self.queue_timeout,
             },
             static_dir: self.static_dir.clone(),
+            turn: self.turn.map(|addr| TurnConfig {
+                addr,
+                secret: TurnSecret::random(),
+                ttl: self.turn_ttl,
+                user_quota: self.turn_quota,
+                total_quota: self.turn_total_quota,
+                max_bps: self.turn_max_bps,
+                capacity_bps: self.turn_capacity_bps,
+                relay_ports: self.turn_ports,
+            }),
         }
     }
+}
+
+/// Why a `--turn` address is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TurnAddrError {
+    #[error("expected IP:PORT, e.g. 192.168.1.20:3478")]
+    Malformed,
+    #[error("TURN needs the address tabs reach (e.g. the LAN address), not {0}")]
+    Unspecified(SocketAddr),
+    #[error("TURN needs a port")]
+    NoPort,
+}
+
+fn parse_turn_addr(text: &str) -> Result<SocketAddr, TurnAddrError> {
+    let addr: SocketAddr = text.parse().map_err(|_| TurnAddrError::Malformed)?;
+    if addr.ip().is_unspecified() {
+        return Err(TurnAddrError::Unspecified(addr));
+    }
+    if addr.port() == 0 {
+        return Err(TurnAddrError::NoPort);
+    }
+    Ok(addr)
 }
 
 /// Why a duration flag does not parse.
@@ -122,6 +184,79 @@ mod tests {
         assert_eq!(args.config().limits, Limits::default());
         assert_eq!(args.bind, "127.0.0.1:8080".parse().unwrap());
         assert_eq!(args.static_dir, None);
+        assert!(args.config().turn.is_none());
+        let args = Args::parse_from(["tabchain-signaling", "--turn", "192.0.2.1:3478"]);
+        let flags = args.config().turn.unwrap();
+        let library = TurnConfig::new(flags.addr);
+        assert_eq!(
+            flags,
+            TurnConfig {
+                secret: flags.secret.clone(),
+                ..library
+            }
+        );
+        assert_ne!(flags.secret, library.secret, "a fresh secret each start");
+    }
+
+    #[test]
+    fn turn_flags_set_the_relay_limits() {
+        let args = Args::parse_from([
+            "tabchain-signaling",
+            "--turn",
+            "[fd00::2]:3479",
+            "--turn-ttl",
+            "90m",
+            "--turn-quota",
+            "12",
+            "--turn-total-quota",
+            "300",
+            "--turn-max-bps",
+            "5000",
+            "--turn-capacity-bps",
+            "1500000",
+            "--turn-ports",
+            "40000-40100",
+            "--join-url",
+            "http://192.0.2.1:8080/",
+        ]);
+        let turn = args.config().turn.unwrap();
+        assert_eq!(turn.addr, "[fd00::2]:3479".parse().unwrap());
+        assert_eq!(turn.ttl, Duration::from_secs(5400));
+        assert_eq!((turn.user_quota, turn.total_quota), (12, 300));
+        assert_eq!((turn.max_bps, turn.capacity_bps), (5000, 1_500_000));
+        assert_eq!(turn.relay_ports, "40000-40100".parse().unwrap());
+        assert_eq!(args.join_url.as_deref(), Some("http://192.0.2.1:8080/"));
+        for bad in [
+            ["--turn-quota", "0"],
+            ["--turn-ports", "5000-4000"],
+            ["--turn-max-bps", "0"],
+        ] {
+            let mut argv = vec!["tabchain-signaling", "--turn", "192.0.2.1:3478"];
+            argv.extend(bad);
+            assert!(Args::try_parse_from(argv).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn turn_needs_the_address_tabs_reach() {
+        assert_eq!(
+            parse_turn_addr("0.0.0.0:3478"),
+            Err(TurnAddrError::Unspecified("0.0.0.0:3478".parse().unwrap()))
+        );
+        assert!(matches!(
+            parse_turn_addr("[::]:3478"),
+            Err(TurnAddrError::Unspecified(_))
+        ));
+        assert_eq!(parse_turn_addr("10.0.0.1:0"), Err(TurnAddrError::NoPort));
+        assert_eq!(parse_turn_addr("10.0.0.1"), Err(TurnAddrError::Malformed));
+        assert_eq!(
+            parse_turn_addr("turn.example:3478"),
+            Err(TurnAddrError::Malformed)
+        );
+        assert_eq!(
+            parse_turn_addr("127.0.0.1:3478"),
+            Ok("127.0.0.1:3478".parse().unwrap())
+        );
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //!
 //! Layout: `args.rs` (the command line), `state.rs` (rooms, pure), `socket.rs` (one
 //! connection from upgrade to close), `bucket.rs` (the rate limit), `metrics.rs`,
-//! `site.rs` (static files); this file wires them into an axum router and runs it.
+//! `site.rs` (static files), `turn.rs` (coturn as a child process and the tabs' TURN
+//! credentials), `join.rs` (the join URL as a QR code); this file wires them into an
+//! axum router and runs it.
 //! Every wait and deadline uses `tokio::time`, which the workspace's clock ban (meant
 //! for the sans-IO core) leaves alone.
 
@@ -27,16 +29,20 @@ use tokio_util::task::TaskTracker;
 
 pub mod args;
 mod bucket;
+pub mod join;
 mod metrics;
 mod site;
 mod socket;
 mod state;
+pub mod turn;
 
 pub use args::Args;
+pub use turn::{TurnConfig, TurnCredential, TurnError, TurnSecret};
 
 use metrics::Metrics;
 use socket::Peer;
 use state::Rooms;
+use turn::TurnServer;
 
 /// How long shutdown waits for connections to say goodbye before it stops anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -96,12 +102,24 @@ pub struct Config {
     pub limits: Limits,
     /// Serve this directory's files for every path that is not the API.
     pub static_dir: Option<PathBuf>,
+    /// Run coturn for STUN and TURN, and hand each joined tab its credentials.
+    pub turn: Option<TurnConfig>,
+}
+
+/// Why the server stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot start the TURN server")]
+    Turn(#[from] TurnError),
+    #[error("the HTTP server failed")]
+    Io(#[from] io::Error),
 }
 
 /// What every connection task shares.
 #[derive(Debug)]
 struct Shared {
     limits: Limits,
+    turn: Option<TurnConfig>,
     rooms: Mutex<Rooms<Peer>>,
     metrics: Metrics,
     shutdown: CancellationToken,
@@ -123,50 +141,94 @@ pub async fn serve(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> io::Result<()> {
-    let shared = Arc::new(Shared {
-        rooms: Mutex::new(Rooms::new(
-            config.limits.max_rooms,
-            config.limits.max_peers_per_room,
-        )),
-        limits: config.limits,
-        metrics: Metrics::default(),
-        shutdown: CancellationToken::new(),
-        tasks: TaskTracker::new(),
-    });
-    let mut app = Router::new()
-        .route("/ws", get(websocket))
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route("/metrics", get(metrics))
-        .with_state(shared.clone());
-    if let Some(dir) = &config.static_dir {
-        app = app.fallback_service(site::router(dir));
-    }
-    let token = shared.shutdown.clone();
-    // Signals are small and latency-bound: without TCP_NODELAY, Nagle's algorithm and
-    // delayed ACKs hold some of them back by 40 ms.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(err) = tcp.set_nodelay(true) {
-            tracing::debug!(%err, "cannot set TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            token.cancel();
+) -> Result<(), ServeError> {
+    Server::start(listener, config).await?.run(shutdown).await
+}
+
+/// A server that is ready: listening, and with `--turn` coturn answering. Split from
+/// [`serve`] so the binary announces the join URL only once tabs can join.
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    static_dir: Option<PathBuf>,
+    relay: Option<TurnServer>,
+}
+
+impl Server {
+    /// Starts coturn when `config.turn` asks for it and waits until it answers.
+    pub async fn start(listener: TcpListener, config: Config) -> Result<Server, ServeError> {
+        let relay = match &config.turn {
+            Some(turn) => Some(TurnServer::start(turn).await?),
+            None => None,
+        };
+        let shared = Arc::new(Shared {
+            rooms: Mutex::new(Rooms::new(
+                config.limits.max_rooms,
+                config.limits.max_peers_per_room,
+            )),
+            limits: config.limits,
+            turn: config.turn,
+            metrics: Metrics::default(),
+            shutdown: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+        });
+        Ok(Server {
+            listener,
+            shared,
+            static_dir: config.static_dir,
+            relay,
         })
-        .await?;
-    shared.tasks.close();
-    if tokio::time::timeout(SHUTDOWN_GRACE, shared.tasks.wait())
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            left = shared.tasks.len(),
-            "connections did not close in time"
-        );
     }
-    Ok(())
+
+    /// Serves until `shutdown` completes; see [`serve`]. coturn stops last.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
+        let Server {
+            listener,
+            shared,
+            static_dir,
+            relay,
+        } = self;
+        let mut app = Router::new()
+            .route("/ws", get(websocket))
+            .route("/healthz", get(|| async { "ok\n" }))
+            .route("/metrics", get(metrics))
+            .with_state(shared.clone());
+        if let Some(dir) = &static_dir {
+            app = app.fallback_service(site::router(dir));
+        }
+        let token = shared.shutdown.clone();
+        // Signals are small and latency-bound: without TCP_NODELAY, Nagle's algorithm
+        // and delayed ACKs hold some of them back by 40 ms.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(err) = tcp.set_nodelay(true) {
+                tracing::debug!(%err, "cannot set TCP_NODELAY");
+            }
+        });
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                token.cancel();
+            })
+            .await?;
+        shared.tasks.close();
+        if tokio::time::timeout(SHUTDOWN_GRACE, shared.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                left = shared.tasks.len(),
+                "connections did not close in time"
+            );
+        }
+        if let Some(relay) = relay {
+            relay.stop().await;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -200,6 +262,6 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
     };
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        shared.metrics.render(rooms, peers),
+        shared.metrics.render(rooms, peers, shared.turn.is_some()),
     )
 }

@@ -1,10 +1,11 @@
 //! `tabchain-signaling`: parses the flags, sets up logging, and serves until SIGTERM or
 //! Ctrl-C, after which every tab gets a close frame before the process exits.
 
+use std::error::Error;
 use std::process::ExitCode;
 
 use clap::Parser;
-use tabchain_signaling::{serve, Args};
+use tabchain_signaling::{join, Args, Server};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 use tracing_subscriber::EnvFilter;
@@ -44,7 +45,16 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match &config.static_dir {
+    let static_dir = config.static_dir.clone();
+    let turn = config.turn.as_ref().map(|turn| turn.addr);
+    let server = match Server::start(listener, config).await {
+        Ok(server) => server,
+        Err(err) => {
+            tracing::error!("{}", chain(&err));
+            return ExitCode::FAILURE;
+        }
+    };
+    match &static_dir {
         Some(dir) => tracing::info!(
             "serving {} and signaling on http://{}/ (WebSocket /ws?room=<name>)",
             dir.display(),
@@ -52,16 +62,37 @@ async fn main() -> ExitCode {
         ),
         None => tracing::info!("signaling on ws://{}/ws?room=<name>", args.bind),
     }
-    match serve(listener, config, shutdown).await {
+    if let Some(addr) = turn {
+        tracing::info!("STUN and TURN (UDP and TCP) on {addr}: joined tabs get credentials");
+    }
+    if let Some(url) = &args.join_url {
+        match join::banner(url) {
+            Ok(banner) => println!("\n{banner}"),
+            Err(err) => tracing::warn!(%url, "{}", chain(&err)),
+        }
+    }
+    match server.run(shutdown).await {
         Ok(()) => {
             tracing::info!("stopped");
             ExitCode::SUCCESS
         }
         Err(err) => {
-            tracing::error!(%err, "server failed");
+            tracing::error!("{}", chain(&err));
             ExitCode::FAILURE
         }
     }
+}
+
+/// An error and its causes, `outer: inner: innermost`.
+fn chain(err: &dyn Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// Ctrl-C, or SIGTERM from a service manager or `docker stop`. The handlers are

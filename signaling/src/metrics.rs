@@ -11,6 +11,7 @@ use tabchain_signal::ErrorCode;
 pub struct Metrics {
     connections: AtomicUsize,
     relayed: AtomicU64,
+    turn_credentials: AtomicU64,
     refusals: [AtomicU64; ErrorCode::ALL.len()],
 }
 
@@ -30,6 +31,10 @@ impl Metrics {
         self.relayed.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub fn turn_credential_issued(&self) {
+        self.turn_credentials.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub fn refused(&self, code: ErrorCode) {
         let index = ErrorCode::ALL
             .iter()
@@ -38,8 +43,9 @@ impl Metrics {
         self.refusals[index].fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The Prometheus text exposition format, version 0.0.4.
-    pub fn render(&self, rooms: usize, peers: usize) -> String {
+    /// The Prometheus text exposition format, version 0.0.4. `turn`: whether the
+    /// server runs coturn (`--turn`).
+    pub fn render(&self, rooms: usize, peers: usize, turn: bool) -> String {
         let mut out = String::new();
         let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
             let _ = writeln!(
@@ -70,6 +76,18 @@ impl Metrics {
             "counter",
             "Signals delivered from one peer to another.",
             self.relayed.load(Ordering::Relaxed),
+        );
+        metric(
+            "tabchain_signaling_turn_enabled",
+            "gauge",
+            "1 when the server runs STUN and TURN (--turn), else 0.",
+            u64::from(turn),
+        );
+        metric(
+            "tabchain_signaling_turn_credentials_issued_total",
+            "counter",
+            "TURN credentials handed to joined tabs in their welcome.",
+            self.turn_credentials.load(Ordering::Relaxed),
         );
         let name = "tabchain_signaling_refusals_total";
         let _ = writeln!(
@@ -119,12 +137,15 @@ mod tests {
         metrics.relayed();
         metrics.refused(ErrorCode::RoomFull);
         metrics.refused(ErrorCode::RoomFull);
-        let text = metrics.render(3, 7);
+        metrics.turn_credential_issued();
+        let text = metrics.render(3, 7, true);
         for line in [
             "tabchain_signaling_connections 1",
             "tabchain_signaling_rooms 3",
             "tabchain_signaling_peers 7",
             "tabchain_signaling_messages_relayed_total 1",
+            "tabchain_signaling_turn_enabled 1",
+            "tabchain_signaling_turn_credentials_issued_total 1",
             "tabchain_signaling_refusals_total{code=\"room_full\"} 2",
             "tabchain_signaling_refusals_total{code=\"bad_signature\"} 0",
             "# TYPE tabchain_signaling_messages_relayed_total counter",

@@ -22,7 +22,7 @@ use tokio_tungstenite::tungstenite;
 
 use crate::bucket::TokenBucket;
 use crate::state::JoinError;
-use crate::Shared;
+use crate::{turn, Shared};
 
 /// Bytes read from the socket at a time. Signaling messages are small, and this buffer
 /// is allocated per connection; a larger message still arrives whole.
@@ -291,14 +291,22 @@ impl<'a> Member<'a> {
         id: NodeId,
         peer: Peer,
     ) -> Result<Member<'a>, JoinError> {
+        // Outside the lock: the clock and an HMAC per tab.
+        let ice_servers = match &shared.turn {
+            Some(turn) => turn.ice_servers(&id, turn::unix_now()),
+            None => Vec::new(),
+        };
         let mut rooms = shared.rooms();
         rooms.join(&room, id, peer.clone())?;
         let peers = rooms.others(&room, &id).map(|(other, _)| *other).collect();
+        if shared.turn.is_some() {
+            shared.metrics.turn_credential_issued();
+        }
         // A fresh queue has room for its first message.
         peer.notify(text(&ServerMessage::Welcome {
             peer_id: id,
             peers,
-            ice_servers: Vec::new(),
+            ice_servers,
         }));
         let joined = text(&ServerMessage::PeerJoined { peer_id: id });
         for (_, other) in rooms.others(&room, &id) {

@@ -113,6 +113,7 @@ async fn run_server(args: &Args) {
     let config = Config {
         limits,
         static_dir: None,
+        turn: None,
     };
     serve(listener, config, async {
         let _ = stdin_closed.await;

@@ -8,8 +8,8 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tabchain_core::{NodeId, SecretKey};
-use tabchain_signal::{hello, ClientMessage, ErrorCode, Nonce, RoomName, ServerMessage};
-use tabchain_signaling::{serve, Config, Limits};
+use tabchain_signal::{hello, ClientMessage, ErrorCode, IceServer, Nonce, RoomName, ServerMessage};
+use tabchain_signaling::{serve, Config, Limits, ServeError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
@@ -27,7 +27,7 @@ pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 pub struct TestServer {
     pub addr: SocketAddr,
     stop: oneshot::Sender<()>,
-    task: JoinHandle<std::io::Result<()>>,
+    task: JoinHandle<Result<(), ServeError>>,
 }
 
 impl TestServer {
@@ -44,7 +44,7 @@ impl TestServer {
     pub async fn with_limits(limits: Limits) -> TestServer {
         TestServer::start(Config {
             limits,
-            static_dir: None,
+            ..Config::default()
         })
         .await
     }
@@ -61,34 +61,17 @@ impl TestServer {
 
     /// Opens a WebSocket with this raw query string (`room=a`).
     pub async fn open(&self, query: &str) -> Ws {
-        let url = format!("ws://{}/ws?{query}", self.addr);
-        connect_async(url).await.expect("the upgrade succeeds").0
+        open(self.addr, query).await
     }
 
     /// Opens a WebSocket to `room` and reads the challenge.
     pub async fn challenge(&self, room: &str) -> (Ws, Nonce) {
-        let mut ws = self.open(&format!("room={room}")).await;
-        match recv(&mut ws).await {
-            ServerMessage::Challenge { nonce } => (ws, nonce),
-            other => panic!("expected a challenge, got {other:?}"),
-        }
+        challenge(self.addr, room).await
     }
 
     /// A client that joined `room` with `key`.
     pub async fn join(&self, room: &str, key: &SecretKey) -> Client {
-        let (mut ws, nonce) = self.challenge(room).await;
-        send(&mut ws, &hello(key, &room_name(room), &nonce)).await;
-        match recv(&mut ws).await {
-            ServerMessage::Welcome { peer_id, peers } => {
-                assert_eq!(peer_id, key.public_key().node_id());
-                Client {
-                    ws,
-                    id: peer_id,
-                    peers,
-                }
-            }
-            other => panic!("expected a welcome, got {other:?}"),
-        }
+        join(self.addr, room, key).await
     }
 
     /// The `/metrics` values by series name (labels included).
@@ -132,11 +115,50 @@ impl TestServer {
     }
 }
 
+/// Opens a WebSocket to the server at `addr` with this raw query string (`room=a`).
+pub async fn open(addr: SocketAddr, query: &str) -> Ws {
+    let url = format!("ws://{addr}/ws?{query}");
+    connect_async(url).await.expect("the upgrade succeeds").0
+}
+
+/// Opens a WebSocket to `room` and reads the challenge.
+pub async fn challenge(addr: SocketAddr, room: &str) -> (Ws, Nonce) {
+    let mut ws = open(addr, &format!("room={room}")).await;
+    match recv(&mut ws).await {
+        ServerMessage::Challenge { nonce } => (ws, nonce),
+        other => panic!("expected a challenge, got {other:?}"),
+    }
+}
+
+/// A client that joined `room` with `key` on the server at `addr`.
+pub async fn join(addr: SocketAddr, room: &str, key: &SecretKey) -> Client {
+    let (mut ws, nonce) = challenge(addr, room).await;
+    send(&mut ws, &hello(key, &room_name(room), &nonce)).await;
+    match recv(&mut ws).await {
+        ServerMessage::Welcome {
+            peer_id,
+            peers,
+            ice_servers,
+        } => {
+            assert_eq!(peer_id, key.public_key().node_id());
+            Client {
+                ws,
+                id: peer_id,
+                peers,
+                ice_servers,
+            }
+        }
+        other => panic!("expected a welcome, got {other:?}"),
+    }
+}
+
 pub struct Client {
     pub ws: Ws,
     pub id: NodeId,
     /// The peer list of the welcome.
     pub peers: Vec<NodeId>,
+    /// The STUN and TURN servers of the welcome.
+    pub ice_servers: Vec<IceServer>,
 }
 
 impl Client {

@@ -5,3 +5,5 @@ mod abuse;
 mod common;
 mod rooms;
 mod site;
+mod stun;
+mod turn;
