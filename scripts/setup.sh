@@ -4,8 +4,9 @@
 #
 #     source scripts/setup.sh
 #
-# Afterwards PATH holds node_modules/.bin (binaryen's wasm-opt, which trunk uses) and
-# ~/.cargo/bin (trunk, wasm-bindgen, wasm-bindgen-test-runner). Safe to source again:
+# setup_chromium and setup_coturn are only defined here: the scripts call them when they
+# need them. Afterwards PATH holds node_modules/.bin (binaryen's wasm-opt, which trunk
+# uses) and ~/.cargo/bin (trunk, wasm-bindgen, wasm-bindgen-test-runner). Safe to source again:
 # each step checks first and does nothing when its tool is already at the pinned version.
 #
 # The versions below must match the repository: TRUNK_VERSION is what the site is built
@@ -74,6 +75,25 @@ setup_chromium() {
         setup_note "installing chromium and chromium-driver"
         as_root apt-get update
         as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver
+    fi
+}
+
+# STUN and TURN: with --turn the signaling server runs Debian's coturn (`turnserver`)
+# itself, with a configuration of its own; the tests also use coturn's
+# turnutils_uclient. On a machine running systemd, Debian 12's package enables and starts
+# its own coturn service when installed, on port 3478 with /etc/turnserver.conf (the
+# TURNSERVER_ENABLED switch in /etc/default/coturn gates only the SysV init script), and
+# that service would hold the port the demo uses: it is disabled right after installing.
+# A coturn that was already there is left as it is; if its service holds the port, the
+# signaling server says so.
+setup_coturn() {
+    if ! command -v turnserver >/dev/null || ! command -v turnutils_uclient >/dev/null; then
+        setup_note "installing coturn (STUN and TURN)"
+        as_root apt-get update
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y coturn
+        if [ -d /run/systemd/system ]; then
+            as_root systemctl disable --now coturn.service
+        fi
     fi
 }
 

@@ -26,6 +26,9 @@ if cargo tree -p tabchain-core -e normal --prefix none | grep -E '^(wasm-bindgen
     exit 1
 fi
 
+step "coturn, which the signaling server's TURN tests start"
+setup_coturn
+
 step "Rust tests"
 cargo test --workspace --locked
 

@@ -24,7 +24,15 @@
 //!    `{"type":"welcome","peer_id":"<id>","peers":["<id>", ...]}` with the ids already
 //!    in the room, and tells each of them `{"type":"peer_joined","peer_id":"<id>"}`.
 //!    A malformed key, a signature that does not verify, or an id already in the room
-//!    gets an `error` and a close.
+//!    gets an `error` and a close. A server that runs STUN and TURN adds
+//!    `"ice_servers"`, a list of [`IceServer`]s in the JSON shape of `RTCIceServer`
+//!    for the tab to hand to `RTCPeerConnection` as they are:
+//!    `{"urls":["stun:IP:PORT"]}` and `{"urls":["turn:IP:PORT?transport=udp",
+//!    "turn:IP:PORT?transport=tcp"],"username":"<unix expiry>:<id>",
+//!    "credential":"<base64>"}`. The TURN credential is the tab's own, in the TURN REST
+//!    API form (base64 of HMAC-SHA1 over the username with a secret the server shares
+//!    with its TURN server), and opens relays only until the expiry. Without STUN and
+//!    TURN the field is absent.
 //! 4. A tab sends `{"type":"signal","to":"<id>","payload":<any JSON>}`; the peer `to`
 //!    receives `{"type":"signal","from":"<sender id>","payload":<the same JSON>}`. The
 //!    server writes `from` itself, so no tab can speak as another. An unknown `to` gets
