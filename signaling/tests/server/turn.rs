@@ -30,8 +30,15 @@ fn free_port() -> u16 {
     }
 }
 
+/// Relay ports above Linux's ephemeral ports (32768-60999), so that no relay of one
+/// test takes the port `free_port` just found for another test's coturn.
+const TEST_RELAY_PORTS: &str = "61000-65535";
+
 fn turn_config() -> TurnConfig {
-    TurnConfig::new(SocketAddr::from(([127, 0, 0, 1], free_port())))
+    TurnConfig {
+        relay_ports: TEST_RELAY_PORTS.parse().unwrap(),
+        ..TurnConfig::new(SocketAddr::from(([127, 0, 0, 1], free_port())))
+    }
 }
 
 async fn turn_server(turn: TurnConfig) -> TestServer {
@@ -356,6 +363,8 @@ async fn the_binary_serves_turn_prints_the_join_url_and_stops_coturn_on_sigterm(
         &turn.to_string(),
         "--join-url",
         &url,
+        "--turn-ports",
+        TEST_RELAY_PORTS,
     ])
     .spawn()
     .unwrap();
@@ -406,6 +415,8 @@ async fn coturn_dies_with_a_killed_server() {
         &turn.to_string(),
         "--join-url",
         &url,
+        "--turn-ports",
+        TEST_RELAY_PORTS,
     ])
     .spawn()
     .unwrap();
