@@ -33,7 +33,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
-import { CHROMIUM, DIST, SIGNALING_BIN, Tab, log, tabUrl, waitFor } from './harness.mjs';
+import { CHROMIUM, DIST, SIGNALING_BIN, Tab, describeTabs, log, tabUrl, waitFor, waitForMesh } from './harness.mjs';
 
 const run = promisify(execFile);
 
@@ -470,10 +470,14 @@ export class Lan {
    * Debian's coturn on the server host, started by hand (long-term credentials, one
    * static user), for when the signaling server's --turn is not used.
    */
-  async startCoturn({ user = 'u', password = 'p', realm = 'r', verbose = true, logFile, args = [] } = {}) {
+  async startCoturn({ user = 'u', password = 'p', secret, realm = 'r', verbose = true, logFile, args = [] } = {}) {
+    // One static user, or with `secret` the TURN REST API credentials (HMAC of the username).
+    const auth = secret
+      ? ['--use-auth-secret', `--static-auth-secret=${secret}`]
+      : ['--lt-cred-mech', `--user=${user}:${password}`];
     // stdbuf: coturn's log is block-buffered on a pipe, and lost when it is killed.
     const argv = [
-      'stdbuf', '-oL', '-eL', '/usr/bin/turnserver', '-n', '--lt-cred-mech', `--user=${user}:${password}`, `--realm=${realm}`,
+      'stdbuf', '-oL', '-eL', '/usr/bin/turnserver', '-n', ...auth, `--realm=${realm}`,
       `--listening-ip=${this.serverIp}`, `--relay-ip=${this.serverIp}`, `--listening-port=${TURN_PORT}`,
       '--no-tls', '--no-dtls', '--no-cli', `--log-file=${logFile ?? 'stdout'}`, '--simple-log',
       `--pidfile=${path.join(this.tmp, 'turnserver.pid')}`,
@@ -757,15 +761,64 @@ export async function rtcStats(tab) {
   });
 }
 
-/** Each peer row's id, state, path (`peer-path`) and RTT text. */
+/** Each peer row's id, state, path (`peer-path`, with its details in `pathDetail`) and RTT text. */
 export async function peerPaths(tab) {
   return tab.page.evaluate(() =>
-    [...document.querySelectorAll('[data-testid="peer-row"]')].map((row) => ({
-      id: row.dataset.peerId ?? null,
-      state: row.dataset.state ?? null,
-      path: row.querySelector('[data-testid="peer-path"]')?.textContent.trim() ?? null,
-      rtt: row.querySelector('[data-testid="peer-rtt"]')?.textContent.trim() ?? null,
-    })),
+    [...document.querySelectorAll('[data-testid="peer-row"]')].map((row) => {
+      const path = row.querySelector('[data-testid="peer-path"]');
+      return {
+        id: row.dataset.peerId ?? null,
+        state: row.dataset.state ?? null,
+        path: path?.textContent.trim() ?? null,
+        pathDetail: path?.getAttribute('title') ?? null,
+        rtt: row.querySelector('[data-testid="peer-rtt"]')?.textContent.trim() ?? null,
+      };
+    }),
+  );
+}
+
+/** The live (not dropped) row of `peerId` in `tab`, from `peerPaths`. */
+export async function peerRow(tab, peerId) {
+  return (await peerPaths(tab)).find((r) => r.id === peerId && r.state !== 'dropped') ?? null;
+}
+
+/**
+ * In the page: a fresh RTCPeerConnection with `iceServers` (relay candidates only)
+ * gathers its candidates. Resolves with the relay candidates it found and the
+ * `icecandidateerror`s it got (`{ code, text, url }`), once gathering completes or
+ * after `timeoutMs`. A relay candidate is `{ candidate, relayProtocol, url }`:
+ * `relayProtocol` is how the browser reaches the TURN server (udp or tcp).
+ */
+export async function gatherRelay(tab, iceServers, { timeoutMs = 8000 } = {}) {
+  return tab.page.evaluate(
+    ([iceServers, timeoutMs]) =>
+      new Promise((resolve) => {
+        const pc = new RTCPeerConnection({ iceServers, iceTransportPolicy: 'relay' });
+        const relay = [];
+        const errors = [];
+        let done = false;
+        const finish = (why) => {
+          if (done) return;
+          done = true;
+          pc.close();
+          resolve({ relay, errors, why });
+        };
+        pc.addEventListener('icecandidate', (e) => {
+          if (!e.candidate) return finish('complete');
+          if (/ typ relay /.test(e.candidate.candidate)) {
+            relay.push({
+              candidate: e.candidate.candidate,
+              relayProtocol: e.candidate.relayProtocol ?? null,
+              url: e.candidate.url ?? e.url ?? null,
+            });
+          }
+        });
+        pc.addEventListener('icecandidateerror', (e) => errors.push({ code: e.errorCode, text: e.errorText, url: e.url }));
+        pc.createDataChannel('probe');
+        pc.setLocalDescription();
+        setTimeout(() => finish('timeout'), timeoutMs);
+      }),
+    [iceServers, timeoutMs],
   );
 }
 
@@ -790,4 +843,72 @@ export function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+// ---------------------------------------------------------------------------------
+// What the LAN tests share
+
+/**
+ * Starts a Chromium on each of `hosts` (default: every laptop) and opens one tab in
+ * each, in `room`, at once; the tabs are instrumented (`INSTRUMENT_ALL`) and watched.
+ */
+export async function tabsOnLaptops(lan, { room, hosts = lan.laptops, params = {}, init = INSTRUMENT_ALL } = {}) {
+  const browsers = [];
+  for (const host of hosts) browsers.push(await lan.launchBrowser(host));
+  return Promise.all(hosts.map((host, i) => lan.openTab(browsers[i], { label: host, room, init, params })));
+}
+
+/**
+ * Waits until every tab shows every other `connected`; returns the time from the later
+ * page load to the last link shown, in ms.
+ */
+export async function waitLinked(tabs, { timeout = 30000 } = {}) {
+  const { at } = await waitForMesh(tabs, { timeout });
+  return Math.max(...at) - Math.max(...tabs.map((t) => t.loadedAt));
+}
+
+/**
+ * Waits until each tab's row of each other tab shows a path (`peer-path`); returns, per
+ * tab, the rows of the others: `{ id, state, path, pathDetail, rtt }`.
+ */
+export async function waitPaths(tabs, { timeout = 10000 } = {}) {
+  const { value } = await waitFor(
+    async () => {
+      const rows = [];
+      for (const tab of tabs) {
+        for (const other of tabs) {
+          if (other === tab) continue;
+          const row = await peerRow(tab, other.nodeId);
+          if (!row?.path) return false;
+          rows.push({ tab: tab.label, peer: other.label, ...row });
+        }
+      }
+      return rows;
+    },
+    { timeout, what: 'every link to show its path (peer-path)', explain: () => describeTabs(tabs) },
+  );
+  return value;
+}
+
+/** The selected candidate pair of the page's connected RTCPeerConnection (needs `instrumentRtc`). */
+export async function selectedPair(tab) {
+  const stats = await rtcStats(tab);
+  return stats.filter((s) => s.connectionState === 'connected' && s.selected).map((s) => s.selected).pop() ?? null;
+}
+
+/** Logs what each tab knows of its links, for failure reports: RTC events, signaling, stats. */
+export async function explainLinks(tabs) {
+  const out = [describeTabs(tabs)];
+  for (const tab of tabs) {
+    out.push(`${tab.label} (${tab.nodeId ?? '?'}) timeline since its navigation start:\n${tab.timeline()}`);
+    if (tab.errors.length) out.push(`${tab.label} errors:\n  ${tab.errors.slice(-20).join('\n  ')}`);
+    try {
+      const events = await rtcEvents(tab);
+      out.push(`${tab.label} RTC events:\n  ${events.slice(-60).map((e) => `${e.t} pc${e.pc} ${e.what} ${e.detail}`.slice(0, 200)).join('\n  ')}`);
+      out.push(`${tab.label} stats: ${JSON.stringify(await rtcStats(tab))}`);
+    } catch (err) {
+      out.push(`${tab.label}: ${err.message}`);
+    }
+  }
+  return out.join('\n');
 }
