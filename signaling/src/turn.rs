@@ -13,7 +13,7 @@
 //! never tells coturn who joined. The secret is random at each start and reaches coturn
 //! in a 0600 file in a private temporary directory, not on its command line.
 //!
-//! What keeps it from being an open relay is spelled out on [`config_file`].
+//! What keeps it from being an open relay is spelled out on `config_file`.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -43,7 +43,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{sleep, timeout, Instant};
 
 /// coturn's realm: part of the long-term credential key, the same for every tab.
-pub const REALM: &str = "tabchain";
+const REALM: &str = "tabchain";
 
 /// How long coturn may take to answer its first STUN binding request.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -269,12 +269,8 @@ pub enum TurnError {
     Interfaces(#[source] io::Error),
     #[error("cannot write coturn's configuration")]
     Config(#[source] io::Error),
-    #[error("cannot start {program}")]
-    Spawn {
-        program: &'static str,
-        #[source]
-        source: io::Error,
-    },
+    #[error("cannot start turnserver through setpriv (util-linux)")]
+    Spawn(#[source] io::Error),
     #[error("turnserver exited at start ({status}); its last lines:\n{log}")]
     Exited { status: ExitStatus, log: String },
     #[error("turnserver did not answer a STUN binding request on {addr} within {timeout:?}; its last lines:\n{log}")]
@@ -312,7 +308,9 @@ impl TurnServer {
         write_private(&conf, &config_file(config, &own, dir.path())).map_err(TurnError::Config)?;
 
         // setpriv (util-linux, in every Debian) makes the kernel kill coturn when this
-        // process dies, even by SIGKILL; otherwise an orphan would hold the port.
+        // process dies, even by SIGKILL; otherwise an orphan would hold the port. The
+        // kernel watches the thread that spawned it: the binary starts coturn from its
+        // main thread, which lives as long as the process.
         let mut child = Command::new("setpriv")
             .args(["--pdeathsig", "KILL", "--"])
             .arg(&program)
@@ -323,10 +321,7 @@ impl TurnServer {
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
-            .map_err(|source| TurnError::Spawn {
-                program: "setpriv",
-                source,
-            })?;
+            .map_err(TurnError::Spawn)?;
         let log = Log::default();
         if let Some(out) = child.stdout.take() {
             tokio::spawn(log.clone().forward(out));
@@ -411,7 +406,7 @@ async fn watch(mut child: Child, dir: TempDir, stopped: oneshot::Receiver<()>) {
 ///   client gets, and a TURN request through it needs a credential and counts against
 ///   the same quotas.
 /// - no TLS, DTLS, CLI or web admin listeners, no version in responses.
-pub fn config_file(config: &TurnConfig, own: &[IpAddr], dir: &Path) -> String {
+fn config_file(config: &TurnConfig, own: &[IpAddr], dir: &Path) -> String {
     let ip = config.addr.ip();
     let mut text = String::from(
         "# Written by tabchain-signaling for one run (signaling/src/turn.rs explains it).\n",
