@@ -1,7 +1,9 @@
-//! The peers panel: one row per link with its state, round-trip time (and a sparkline of
-//! recent ones) and last pong; dropped peers stay below, greyed, with why and when.
+//! The peers panel: one row per link with its state, how it is carried (same machine,
+//! direct, through STUN or the TURN relay), round-trip time (and a sparkline of recent
+//! ones) and last pong; dropped peers stay below, greyed, with why and when.
 
 use leptos::prelude::*;
+use tabchain_web::path::PathInfo;
 use tabchain_web::view::{LinkState, PeerRow, PeersInfo};
 
 use crate::format::{abbreviate, clock, duration};
@@ -24,6 +26,7 @@ pub fn PeersPanel(peers: Memo<PeersInfo>) -> impl IntoView {
                     <tr>
                         <th>"peer"</th>
                         <th>"state"</th>
+                        <th>"path"</th>
                         <th class="num">"RTT"</th>
                         <th>"recent RTTs"</th>
                         <th class="num">"last pong"</th>
@@ -67,6 +70,7 @@ fn live_row(row: &PeerRow) -> impl IntoView {
                 <code class="id" title=row.id.clone()>{abbreviate(&row.id)}</code>
             </td>
             <td><span class=format!("pill {state}")>{state}</span></td>
+            <td>{path(row.path.as_ref())}</td>
             <td class="num" data-testid="peer-rtt">
                 {row.rtt_ms.map(rtt).unwrap_or_else(|| "–".to_owned())}
             </td>
@@ -76,6 +80,18 @@ fn live_row(row: &PeerRow) -> impl IntoView {
             </td>
         </tr>
     }
+}
+
+/// How the link is carried; the details (addresses, relay transport) on hover.
+fn path(path: Option<&PathInfo>) -> impl IntoView {
+    path.map(|info| {
+        let name = info.path.as_str();
+        view! {
+            <span class=format!("path {name}") data-testid="peer-path" title=info.detail.clone()>
+                {name}
+            </span>
+        }
+    })
 }
 
 fn rtt(ms: u64) -> String {

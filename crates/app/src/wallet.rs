@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 use tabchain_web::view::{format_coins, WalletInfo};
-use tabchain_web::{Handle, FEE};
+use tabchain_web::Handle;
 
 #[component]
 pub fn WalletPanel(wallet: Memo<WalletInfo>, handle: Handle) -> impl IntoView {
@@ -72,7 +72,7 @@ pub fn WalletPanel(wallet: Memo<WalletInfo>, handle: Handle) -> impl IntoView {
                 </label>
                 <button data-testid="send-button" type="submit">"Send"</button>
             </form>
-            <p class="fee">"fee " {format_coins(FEE)} " TC, paid to the miner"</p>
+            <p class="fee">"fee " {move || format_coins(wallet.with(|w| w.fee))} " TC, paid to the miner"</p>
             {move || status.get().map(|(ok, message)| view! {
                 <p class="send-status" data-testid="send-status" data-state={if ok { "ok" } else { "error" }} role="status">
                     {message}

@@ -7,17 +7,19 @@
 //! fires while the driver is busy (a JS API that reports synchronously) is queued and
 //! handled before the driver lets go, so inputs are never lost or re-entered.
 //!
-//! Links are keyed by node id, one per peer. When both tabs dial each other at once
-//! (glare), the offer of the tab with the smaller id wins; the other tab drops its own
-//! attempt and answers.
+//! Which links exist, how their signals travel and when an attempt is given up is the
+//! link manager's ([`Links`], shared with the simulator); this driver only carries out
+//! its actions with real `RTCPeerConnection`s, the signaling server's socket and the
+//! room's BroadcastChannel.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::rc::{Rc, Weak};
 
-use tabchain_core::{Address, NodeId, SecretKey, Timestamp, Wallet, WalletError};
+use tabchain_core::{Address, NodeId, SecretKey, Timestamp, Wallet};
+use tabchain_node::link::{LinkAction, Links, Route, Signal};
 use tabchain_node::{Action, Config, Event, Node, NodeError};
-use tabchain_signal::{hello, ClientMessage, ServerMessage};
+use tabchain_signal::{hello, ClientMessage, IceServer, ServerMessage};
 use wasm_bindgen::prelude::*;
 use web_sys::PageTransitionEvent;
 
@@ -27,22 +29,21 @@ use crate::identity;
 use crate::js::{forever, now, random_u64, warn, window, Sink, Timer};
 use crate::log::Log;
 use crate::miners::{Miners, Report};
+use crate::path::PathInfo;
 use crate::record;
 use crate::rtc::{describe, Link, RtcEvent};
 use crate::settings::Settings;
 use crate::signaling::{ServerEvent, SignalSocket};
 use crate::store::{Records, Store};
 use crate::view::{parse_coins, LogKind, MinerInfo, SignalInfo, SignalState, Surroundings, View};
-use crate::wire::{Broadcast, Signal};
+use crate::wire::Broadcast;
 
 /// The page gets a new view at most this often (a busy miner reports ~60 times a second).
 pub const VIEW_INTERVAL_MS: u64 = 100;
 
-/// A link whose data channel has not opened by then is given up.
-const DIAL_TIMEOUT_MS: u64 = 10_000;
-
-/// What a payment pays the miner, in base units (0.010 coins).
-pub const FEE: u64 = 10;
+/// How often open links are asked which path they take (ICE may move a link from the
+/// relay to a direct pair, or back).
+const PATH_INTERVAL_MS: u64 = 2_000;
 
 /// Node-initiated closes wait this long so the `Goodbye` queued before them leaves.
 const GOODBYE_GRACE_MS: u32 = 200;
@@ -63,28 +64,12 @@ enum Input {
     PageHide,
 }
 
-/// How a link's offer, answer and candidates travel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Route {
-    Server,
-    /// The room's BroadcastChannel: the peer is a tab of this browser.
-    Local,
-    /// Through a linked peer (`Node::send_signal`).
-    Mesh,
-}
-
+/// A connection the link manager asked for: its session and its `RTCPeerConnection`.
 #[derive(Debug)]
 struct Conn {
-    link: Link,
     session: u64,
-    route: Route,
-    /// We made the offer.
-    offerer: bool,
-    /// The node asked for this link: a failure is reported as `DialFailed`.
-    dialed: bool,
-    /// The data channel opened and the node was told (`PeerConnected`).
-    open: bool,
-    deadline: Timestamp,
+    link: Link,
+    path: Option<PathInfo>,
 }
 
 #[derive(Debug)]
@@ -93,7 +78,8 @@ struct Server {
     socket: Option<SignalSocket>,
     state: SignalState,
     detail: String,
-    peers: HashSet<NodeId>,
+    /// STUN and TURN servers the server handed out in its `welcome`.
+    ice: Vec<IceServer>,
     retry_at: Option<Timestamp>,
     backoff: Backoff,
 }
@@ -105,8 +91,6 @@ pub enum PayError {
     Address(String),
     #[error("the amount must be coins with at most three decimals, like 12.5")]
     Amount,
-    #[error("{0}")]
-    Wallet(#[from] WalletError),
     #[error("{0}")]
     Refused(#[from] NodeError),
     #[error("the node is not running")]
@@ -263,10 +247,11 @@ struct Driver {
     settings: Settings,
     sink: Sink<Input>,
     timer: Timer,
-    links: HashMap<NodeId, Conn>,
+    links: Links,
+    conns: HashMap<NodeId, Conn>,
+    paths_due: Timestamp,
     server: Server,
     local: Option<LocalRoom>,
-    local_peers: HashSet<NodeId>,
     miners: Miners,
     store: Option<Store>,
     loaded: usize,
@@ -309,23 +294,24 @@ impl Driver {
         }
         Driver {
             miners,
+            links: Links::new(node.id(), random_u64()),
+            conns: HashMap::new(),
+            paths_due: now,
             node,
             address: key.public_key().address(),
             key,
             settings,
             timer,
-            links: HashMap::new(),
             server: Server {
                 url,
                 socket: None,
                 state: SignalState::Connecting,
                 detail: "reading stored blocks".into(),
-                peers: HashSet::new(),
+                ice: Vec::new(),
                 retry_at: None,
                 backoff: Backoff::new(random_u64()),
             },
             local: None,
-            local_peers: HashSet::new(),
             store: None,
             loaded: 0,
             corrupt: 0,
@@ -374,9 +360,6 @@ impl Driver {
                 if let Some(block) = self.miners.on_report(report, now) {
                     if let Err(err) = self.node.handle_event(now, Event::MinedBlock(block)) {
                         self.warn(format!("{err}"));
-                        // Ask for a fresh template rather than idle.
-                        let pay_to = self.node.mining();
-                        self.node.set_mining(now, pay_to);
                     }
                 }
             }
@@ -386,15 +369,14 @@ impl Driver {
 
     fn on_tick(&mut self, now: Timestamp) {
         self.node.handle_timeout(now);
-        let late: Vec<NodeId> = self
-            .links
-            .iter()
-            .filter(|(_, conn)| !conn.open && conn.deadline <= now)
-            .map(|(peer, _)| *peer)
-            .collect();
-        for peer in late {
-            let why = format!("no data channel within {} s", DIAL_TIMEOUT_MS / 1000);
-            self.end_link(now, peer, &why);
+        self.links.handle_timeout(now);
+        if self.paths_due <= now {
+            self.paths_due = now.saturating_add(PATH_INTERVAL_MS);
+            for (peer, conn) in &self.conns {
+                if self.links.is_open(peer, conn.session) {
+                    conn.link.read_path();
+                }
+            }
         }
         if self.server.retry_at.is_some_and(|at| at <= now) {
             self.server.retry_at = None;
@@ -468,7 +450,7 @@ impl Driver {
 
     fn server_lost(&mut self, now: Timestamp, why: String) {
         self.server.socket = None;
-        self.server.peers.clear();
+        self.links.server_lost();
         self.server.state = SignalState::Offline;
         let delay = self.server.backoff.next_delay_ms();
         self.server.retry_at = Some(now.saturating_add(delay));
@@ -482,11 +464,14 @@ impl Driver {
                     socket.send(&hello(&self.key, &self.settings.room, &nonce));
                 }
             }
-            ServerEvent::Message(ServerMessage::Welcome { peers, .. }) => {
+            ServerEvent::Message(ServerMessage::Welcome {
+                peers, ice_servers, ..
+            }) => {
                 self.server.state = SignalState::Connected;
                 self.server.detail.clear();
                 self.server.backoff.reset();
-                self.server.peers = peers.iter().copied().collect();
+                self.server.ice = ice_servers;
+                self.links.server_joined(peers.iter().copied());
                 self.log.push(
                     now,
                     LogKind::Peer,
@@ -499,18 +484,17 @@ impl Driver {
                 let _ = self.node.handle_event(now, Event::PeersKnown(peers));
             }
             ServerEvent::Message(ServerMessage::PeerJoined { peer_id }) => {
-                self.server.peers.insert(peer_id);
+                self.links.server_peer_joined(peer_id);
                 let _ = self
                     .node
                     .handle_event(now, Event::PeersKnown(vec![peer_id]));
             }
             ServerEvent::Message(ServerMessage::PeerLeft { peer_id }) => {
-                self.server.peers.remove(&peer_id);
-                self.end_link(now, peer_id, "it left the signaling server");
+                self.links.server_peer_left(peer_id);
             }
             ServerEvent::Message(ServerMessage::Signal { from, payload }) => {
                 match serde_json::from_value::<Signal>(payload) {
-                    Ok(signal) => self.on_signal(now, from, Route::Server, signal),
+                    Ok(signal) => self.links.handle_signal(now, from, Route::Server, signal),
                     Err(err) => self.warn(format!("unreadable signal from {from}: {err}")),
                 }
             }
@@ -556,99 +540,37 @@ impl Driver {
                             from: me.to_string(),
                         });
                     }
-                    self.local_peers.insert(peer);
+                    self.links.local_here(peer);
                     let _ = self.node.handle_event(now, Event::PeersKnown(vec![peer]));
                 }
             }
             Broadcast::Here { from } => {
                 if let Some(peer) = parse(&from) {
-                    self.local_peers.insert(peer);
+                    self.links.local_here(peer);
                     let _ = self.node.handle_event(now, Event::PeersKnown(vec![peer]));
                 }
             }
             Broadcast::Bye { from } => {
                 if let Some(peer) = parse(&from) {
-                    self.local_peers.remove(&peer);
-                    self.end_link(now, peer, "its tab closed");
+                    self.links.local_gone(peer);
                 }
             }
             Broadcast::Signal { from, to, signal } => {
                 if let (Some(peer), Some(to)) = (parse(&from), parse(&to)) {
                     if to == me {
-                        self.on_signal(now, peer, Route::Local, signal);
+                        self.links.handle_signal(now, peer, Route::Local, signal);
                     }
                 }
             }
         }
     }
 
-    // Links.
+    // Links: the link manager decides, this carries it out.
 
-    fn on_signal(&mut self, now: Timestamp, from: NodeId, route: Route, signal: Signal) {
-        match signal {
-            Signal::Offer { session, sdp } => {
-                let mut dialed = false;
-                if let Some(conn) = self.links.get(&from) {
-                    // A link that is up stays: an offer crossing it is the other tab's
-                    // half of a glare already settled. (A tab that really starts over
-                    // says goodbye first, or stops answering pings and is dropped.)
-                    let ours_wins = conn.offerer && self.node.id() < from;
-                    if conn.open || conn.session == session || ours_wins {
-                        return;
-                    }
-                    let old = self.links.remove(&from).expect("just looked it up");
-                    dialed = old.dialed;
-                }
-                match Link::answer(&sdp, &self.settings.ice, self.rtc_sink(from, session)) {
-                    Ok(link) => {
-                        self.links.insert(
-                            from,
-                            Conn {
-                                link,
-                                session,
-                                route,
-                                offerer: false,
-                                dialed,
-                                open: false,
-                                deadline: now.saturating_add(DIAL_TIMEOUT_MS),
-                            },
-                        );
-                    }
-                    Err(err) => {
-                        self.warn(format!("cannot answer {from}: {}", describe(&err)));
-                        if dialed {
-                            let _ = self
-                                .node
-                                .handle_event(now, Event::DialFailed { peer: from });
-                        }
-                    }
-                }
-            }
-            Signal::Answer { session, sdp } => {
-                if let Some(conn) = self.conn(from, session) {
-                    if conn.offerer {
-                        conn.link.accept_answer(&sdp);
-                    }
-                }
-            }
-            Signal::Candidate {
-                session,
-                candidate,
-                sdp_mid,
-                sdp_m_line_index,
-            } => {
-                if let Some(conn) = self.conn(from, session) {
-                    conn.link
-                        .add_candidate(&candidate, sdp_mid.as_deref(), sdp_m_line_index);
-                }
-            }
-        }
-    }
-
-    fn conn(&mut self, peer: NodeId, session: u64) -> Option<&mut Conn> {
-        self.links
-            .get_mut(&peer)
-            .filter(|conn| conn.session == session)
+    fn ice_servers(&self) -> Vec<IceServer> {
+        let mut servers = self.settings.ice.clone();
+        servers.extend(self.server.ice.iter().cloned());
+        servers
     }
 
     fn rtc_sink(&self, peer: NodeId, session: u64) -> Sink<RtcEvent> {
@@ -659,111 +581,153 @@ impl Driver {
         })
     }
 
-    fn dial(&mut self, now: Timestamp, peer: NodeId) {
-        if self.links.contains_key(&peer) {
-            return;
-        }
-        let route = if self.local_peers.contains(&peer) {
-            Route::Local
-        } else if self.server.state == SignalState::Connected && self.server.peers.contains(&peer) {
-            Route::Server
-        } else {
-            Route::Mesh
-        };
-        let session = random_u64();
-        match Link::offer(&self.settings.ice, self.rtc_sink(peer, session)) {
-            Ok(link) => {
-                self.links.insert(
-                    peer,
-                    Conn {
-                        link,
-                        session,
-                        route,
-                        offerer: true,
-                        dialed: true,
-                        open: false,
-                        deadline: now.saturating_add(DIAL_TIMEOUT_MS),
-                    },
-                );
-            }
-            Err(err) => {
-                self.warn(format!("cannot dial {peer}: {}", describe(&err)));
-                let _ = self.node.handle_event(now, Event::DialFailed { peer });
-            }
-        }
+    fn conn(&mut self, peer: &NodeId, session: u64) -> Option<&mut Conn> {
+        self.conns
+            .get_mut(peer)
+            .filter(|conn| conn.session == session)
     }
 
     fn on_rtc(&mut self, now: Timestamp, peer: NodeId, session: u64, event: RtcEvent) {
-        let Some(conn) = self.conn(peer, session) else {
+        let Some(conn) = self.conn(&peer, session) else {
             return;
         };
         match event {
             RtcEvent::LocalDescription(sdp) => {
                 conn.link.described(&sdp);
-                let route = conn.route;
-                let signal = if conn.offerer {
-                    Signal::Offer { session, sdp }
-                } else {
-                    Signal::Answer { session, sdp }
-                };
-                self.send_signal(now, peer, route, signal);
+                self.links.described(peer, session, sdp);
             }
             RtcEvent::RemoteSet => conn.link.remote_set(),
-            RtcEvent::LocalCandidate {
-                candidate,
-                sdp_mid,
-                sdp_m_line_index,
-            } => {
-                let route = conn.route;
-                let signal = Signal::Candidate {
-                    session,
-                    candidate,
-                    sdp_mid,
-                    sdp_m_line_index,
-                };
-                self.send_signal(now, peer, route, signal);
+            RtcEvent::LocalCandidate(candidate) => {
+                self.links.local_candidate(peer, session, candidate)
             }
             RtcEvent::Channel(channel) => conn.link.attach(channel),
             RtcEvent::Open => {
-                self.opened(now, peer);
+                self.links.channel_open(peer, session);
             }
             RtcEvent::Message(bytes) => {
                 // A frame can be dispatched before the channel's `open` event: the node
                 // must hear of the link first, and must not miss the frame.
-                if self.opened(now, peer) {
+                if self.links.channel_open(peer, session) {
+                    self.pump();
                     let _ = self.node.handle_event(now, Event::Message { peer, bytes });
                 }
             }
-            RtcEvent::Closed(why) => self.end_link(now, peer, &why),
+            RtcEvent::Path(path) => {
+                if conn.path.as_ref() != Some(&path) {
+                    let text = format!(
+                        "link to {} goes {}: {}",
+                        crate::names::friendly_name(&peer),
+                        path.path.as_str(),
+                        path.detail
+                    );
+                    conn.path = Some(path);
+                    self.log.push(now, LogKind::Peer, text);
+                }
+            }
+            RtcEvent::Closed(why) => self.links.transport_closed(peer, session, why),
         }
     }
 
-    /// Tells the node of the link to `peer` the first time its channel shows life;
-    /// `false` if the link is gone.
-    fn opened(&mut self, now: Timestamp, peer: NodeId) -> bool {
-        let Some(conn) = self.links.get_mut(&peer) else {
-            return false;
-        };
-        if conn.open {
-            return true;
-        }
-        match conn.link.binding() {
-            Some(binding) => {
-                conn.open = true;
-                let _ = self
-                    .node
-                    .handle_event(now, Event::PeerConnected { peer, binding });
-                true
+    fn link_action(&mut self, now: Timestamp, action: LinkAction) {
+        match action {
+            LinkAction::Offer { peer, session } => {
+                match Link::offer(&self.ice_servers(), self.rtc_sink(peer, session)) {
+                    Ok(link) => self.keep(peer, session, link),
+                    Err(err) => {
+                        let why = format!("could not make an offer: {}", describe(&err));
+                        self.links.transport_closed(peer, session, why);
+                    }
+                }
             }
-            None => {
-                self.end_link(now, peer, "its SDP has no DTLS fingerprint");
-                false
+            LinkAction::Answer { peer, session, sdp } => {
+                match Link::answer(&sdp, &self.ice_servers(), self.rtc_sink(peer, session)) {
+                    Ok(link) => self.keep(peer, session, link),
+                    Err(err) => {
+                        let why = format!("could not answer: {}", describe(&err));
+                        self.links.transport_closed(peer, session, why);
+                    }
+                }
             }
+            LinkAction::AcceptAnswer { peer, session, sdp } => {
+                if let Some(conn) = self.conn(&peer, session) {
+                    conn.link.accept_answer(&sdp);
+                }
+            }
+            LinkAction::AddCandidate {
+                peer,
+                session,
+                candidate,
+            } => {
+                if let Some(conn) = self.conn(&peer, session) {
+                    conn.link.add_candidate(&candidate);
+                }
+            }
+            LinkAction::Send {
+                peer,
+                route,
+                signal,
+            } => {
+                if let Err(why) = self.send_signal(peer, route, signal) {
+                    self.links.unreachable(peer, why);
+                }
+            }
+            LinkAction::Close {
+                peer,
+                session,
+                grace,
+            } => {
+                if self.conns.get(&peer).is_some_and(|c| c.session == session) {
+                    let conn = self.conns.remove(&peer).expect("just looked");
+                    if grace {
+                        conn.link.close_after(GOODBYE_GRACE_MS);
+                    }
+                }
+            }
+            LinkAction::Opened { peer, session } => {
+                let binding = self.conn(&peer, session).and_then(|c| c.link.binding());
+                match binding {
+                    Some(binding) => {
+                        let _ = self
+                            .node
+                            .handle_event(now, Event::PeerConnected { peer, binding });
+                        if let Some(conn) = self.conn(&peer, session) {
+                            conn.link.read_path();
+                        }
+                    }
+                    None => self.links.transport_closed(
+                        peer,
+                        session,
+                        "its SDP has no DTLS fingerprint".into(),
+                    ),
+                }
+            }
+            LinkAction::Node(event) => {
+                let _ = self.node.handle_event(now, event);
+            }
+            LinkAction::Ended { peer, reason } => self.log.push(
+                now,
+                LogKind::Peer,
+                format!(
+                    "link to {} ended: {reason}",
+                    crate::names::friendly_name(&peer)
+                ),
+            ),
         }
     }
 
-    fn send_signal(&mut self, now: Timestamp, peer: NodeId, route: Route, signal: Signal) {
-        let sent = match route {
+    fn keep(&mut self, peer: NodeId, session: u64, link: Link) {
+        self.conns.insert(
+            peer,
+            Conn {
+                session,
+                link,
+                path: None,
+            },
+        );
+    }
+
+    fn send_signal(&mut self, peer: NodeId, route: Route, signal: Signal) -> Result<(), String> {
+        match route {
             Route::Server => match &self.server.socket {
                 Some(socket) if self.server.state == SignalState::Connected => {
                     let payload = serde_json::to_value(&signal).expect("signals always encode");
@@ -783,38 +747,11 @@ impl Driver {
                 }
                 None => Err("no BroadcastChannel".to_owned()),
             },
-            Route::Mesh => {
-                let payload = serde_json::to_vec(&signal).expect("signals always encode");
-                self.node
-                    .send_signal(peer, payload)
-                    .map_err(|err| err.to_string())
-            }
-        };
-        if let Err(why) = sent {
-            self.end_link(now, peer, &format!("no way to reach it: {why}"));
-        }
-    }
-
-    /// The link to `peer` is over for `why`; tells the node unless it asked for it.
-    fn end_link(&mut self, now: Timestamp, peer: NodeId, why: &str) {
-        let Some(conn) = self.links.remove(&peer) else {
-            return;
-        };
-        if conn.open {
-            let _ = self
+            Route::Mesh => self
                 .node
-                .handle_event(now, Event::PeerDisconnected { peer });
-        } else if conn.dialed {
-            let _ = self.node.handle_event(now, Event::DialFailed { peer });
+                .send_signal(peer, signal.to_bytes())
+                .map_err(|err| err.to_string()),
         }
-        self.log.push(
-            now,
-            LogKind::Peer,
-            format!(
-                "link to {} ended: {why}",
-                crate::names::friendly_name(&peer)
-            ),
-        );
     }
 
     fn on_page_hide(&mut self, now: Timestamp) {
@@ -822,7 +759,8 @@ impl Driver {
         self.pump();
         // Goodbyes are on their way; closing now still lets them leave (the channel
         // flushes before the connection is torn down), and the tab will not wait.
-        self.links.clear();
+        self.links.close_all();
+        self.conns.clear();
         if let Some(room) = &self.local {
             room.post(&Broadcast::Bye {
                 from: self.node.id().to_string(),
@@ -836,37 +774,17 @@ impl Driver {
 
     // The node's actions.
 
-    /// Carries out every action the node has queued, and logs its events.
+    /// Carries out every action the node and the link manager have queued (each may
+    /// give the other more), and logs the node's events.
     fn pump(&mut self) {
         let now = now();
-        while let Some(action) = self.node.poll_action() {
-            match action {
-                Action::Send { peer, bytes } => {
-                    if let Some(conn) = self.links.get(&peer).filter(|conn| conn.open) {
-                        conn.link.send(&bytes);
-                    }
-                }
-                Action::Disconnect { peer, .. } => {
-                    if let Some(conn) = self.links.remove(&peer) {
-                        conn.link.close_after(GOODBYE_GRACE_MS);
-                    }
-                }
-                Action::Connect { peer } => self.dial(now, peer),
-                Action::Signal { from, payload } => {
-                    match serde_json::from_slice::<Signal>(&payload) {
-                        Ok(signal) => self.on_signal(now, from, Route::Mesh, signal),
-                        Err(err) => {
-                            self.warn(format!("unreadable signal relayed from {from}: {err}"))
-                        }
-                    }
-                }
-                Action::MineTemplate(template) => self.miners.mine(template),
-                Action::StopMining => self.miners.stop(),
-                Action::StoreBlock(block) => {
-                    if let Some(store) = &self.store {
-                        store.put(&record::key_of(&block), &block.encode());
-                    }
-                }
+        loop {
+            if let Some(action) = self.node.poll_action() {
+                self.node_action(now, action);
+            } else if let Some(action) = self.links.poll_action() {
+                self.link_action(now, action);
+            } else {
+                break;
             }
         }
         while let Some(event) = self.node.poll_event() {
@@ -874,14 +792,38 @@ impl Driver {
         }
     }
 
+    fn node_action(&mut self, now: Timestamp, action: Action) {
+        match action {
+            Action::Send { peer, bytes } => {
+                if let Some(conn) = self
+                    .conns
+                    .get(&peer)
+                    .filter(|conn| self.links.is_open(&peer, conn.session))
+                {
+                    conn.link.send(&bytes);
+                }
+            }
+            Action::Disconnect { peer, .. } => self.links.close(&peer),
+            Action::Connect { peer } => self.links.dial(now, peer),
+            Action::Signal { from, payload } => match Signal::from_bytes(&payload) {
+                Ok(signal) => self.links.handle_signal(now, from, Route::Mesh, signal),
+                Err(err) => self.warn(format!("unreadable signal relayed from {from}: {err}")),
+            },
+            Action::MineTemplate(template) => self.miners.mine(template),
+            Action::StopMining => self.miners.stop(),
+            Action::StoreBlock(block) => {
+                if let Some(store) = &self.store {
+                    store.put(&record::key_of(&block), &block.encode());
+                }
+            }
+        }
+    }
+
     fn arm_timer(&mut self) {
         let earliest = [
             self.node.poll_timeout(),
-            self.links
-                .values()
-                .filter(|conn| !conn.open)
-                .map(|conn| conn.deadline)
-                .min(),
+            self.links.poll_timeout(),
+            (!self.conns.is_empty()).then_some(self.paths_due),
             self.server.retry_at,
             self.view_due,
         ]
@@ -900,10 +842,7 @@ impl Driver {
             .map_err(|err: tabchain_core::keys::ParseError| PayError::Address(err.to_string()))?;
         let amount = parse_coins(amount).ok_or(PayError::Amount)?;
         let wallet = Wallet::new(self.key.clone());
-        let coins = self.node.ledger().spendable(&self.address);
-        let tx = wallet.pay(&coins, to, amount, FEE)?;
-        let id = tx.id();
-        self.node.handle_event(now(), Event::SubmitTx(tx))?;
+        let id = self.node.pay(now(), &wallet, to, amount)?;
         Ok(id.to_string())
     }
 
@@ -938,13 +877,13 @@ impl Driver {
                 state: self.server.state,
                 url: self.server.url.clone(),
                 detail: self.server.detail.clone(),
-                local_tabs: self.local_peers.len(),
+                local_tabs: self.links.local_tabs(),
             },
-            dialing: self
-                .links
+            dialing: self.links.dialing().collect(),
+            paths: self
+                .conns
                 .iter()
-                .filter(|(_, conn)| !conn.open)
-                .map(|(peer, _)| *peer)
+                .filter_map(|(peer, conn)| Some((*peer, conn.path.clone()?)))
                 .collect(),
             miner: MinerInfo {
                 mining: self.node.mining().is_some(),

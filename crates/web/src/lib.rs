@@ -3,14 +3,14 @@
 //! it whenever something changed.
 //!
 //! What each part owns:
-//! - `driver`: the node's event loop, links by peer, routes for WebRTC signals;
+//! - `driver`: the node's event loop; carries out the link manager's decisions;
 //! - `rtc`: one `RTCPeerConnection` and its data channel;
 //! - `signaling`: the WebSocket to the signaling server;
 //! - `broadcast`: the BroadcastChannel shared by the room's tabs of one browser;
 //! - `miners`: the mining workers; `store`: IndexedDB; `identity`: sessionStorage;
 //! - `js`: the clock, randomness, timers and the one place closures are leaked.
 //!
-//! The parts that need no browser ([`settings`], [`sdp`], [`names`], [`view`],
+//! The parts that need no browser ([`settings`], [`sdp`], [`names`], [`path`], [`view`],
 //! [`record`], [`wire`], [`hashrate`], [`backoff`], [`log`]) build and test natively.
 
 #![forbid(unsafe_code)]
@@ -19,6 +19,7 @@ pub mod backoff;
 pub mod hashrate;
 pub mod log;
 pub mod names;
+pub mod path;
 pub mod record;
 pub mod sdp;
 pub mod settings;
@@ -43,4 +44,4 @@ mod signaling;
 pub mod store;
 
 #[cfg(target_arch = "wasm32")]
-pub use driver::{Handle, PayError, FEE};
+pub use driver::{Handle, PayError};

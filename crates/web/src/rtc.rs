@@ -14,9 +14,12 @@ use web_sys::{
     RtcPeerConnectionIceEvent, RtcPeerConnectionState, RtcSdpType, RtcSessionDescriptionInit,
 };
 
+use tabchain_node::link::Candidate;
+use tabchain_signal::IceServer;
+
 use crate::js::{after, Sink};
+use crate::path::{Endpoint, PathInfo};
 use crate::sdp;
-use crate::settings::IceServer;
 
 #[derive(Debug)]
 pub enum RtcEvent {
@@ -24,15 +27,13 @@ pub enum RtcEvent {
     LocalDescription(String),
     /// The peer's description is in place: its candidates can be added now.
     RemoteSet,
-    LocalCandidate {
-        candidate: String,
-        sdp_mid: Option<String>,
-        sdp_m_line_index: Option<u16>,
-    },
+    LocalCandidate(Candidate),
     /// (Answering side) the offerer's data channel arrived.
     Channel(RtcDataChannel),
     Open,
     Message(Vec<u8>),
+    /// How the link is carried now (from [`Link::read_path`]).
+    Path(PathInfo),
     /// The link is over (the channel closed, ICE failed, a step was refused).
     Closed(String),
 }
@@ -128,7 +129,12 @@ impl Link {
         let servers = Array::new();
         for server in ice {
             let entry = RtcIceServer::new();
-            entry.set_urls(&JsValue::from_str(&server.url));
+            let urls: Array = server
+                .urls
+                .iter()
+                .map(|url| JsValue::from_str(url))
+                .collect();
+            entry.set_urls(&urls);
             if let Some(username) = &server.username {
                 entry.set_username(username);
             }
@@ -156,11 +162,11 @@ impl Link {
                 let event: RtcPeerConnectionIceEvent = event.unchecked_into();
                 // `None` marks the end of gathering: nothing to send.
                 if let Some(candidate) = event.candidate() {
-                    sink.send(RtcEvent::LocalCandidate {
+                    sink.send(RtcEvent::LocalCandidate(Candidate {
                         candidate: candidate.candidate(),
                         sdp_mid: candidate.sdp_mid(),
                         sdp_m_line_index: candidate.sdp_m_line_index(),
-                    });
+                    }));
                 }
             })
         };
@@ -232,15 +238,10 @@ impl Link {
         }
     }
 
-    pub fn add_candidate(
-        &mut self,
-        candidate: &str,
-        sdp_mid: Option<&str>,
-        sdp_m_line_index: Option<u16>,
-    ) {
-        let init = RtcIceCandidateInit::new(candidate);
-        init.set_sdp_mid(sdp_mid);
-        init.set_sdp_m_line_index(sdp_m_line_index);
+    pub fn add_candidate(&mut self, candidate: &Candidate) {
+        let init = RtcIceCandidateInit::new(&candidate.candidate);
+        init.set_sdp_mid(candidate.sdp_mid.as_deref());
+        init.set_sdp_m_line_index(candidate.sdp_m_line_index);
         if self.remote_set {
             self.add(init);
         } else {
@@ -264,6 +265,19 @@ impl Link {
         self.channel
             .as_ref()
             .is_some_and(|channel| channel.send_with_u8_array(bytes).is_ok())
+    }
+
+    /// Reads the selected candidate pair from `getStats()` and reports it as
+    /// [`RtcEvent::Path`]; reports nothing while no pair is selected.
+    pub fn read_path(&self) {
+        let (pc, sink) = (self.pc.clone(), self.sink.clone());
+        spawn_local(async move {
+            if let Ok(report) = JsFuture::from(pc.get_stats()).await {
+                if let Some(path) = selected_path(&report) {
+                    sink.send(RtcEvent::Path(path));
+                }
+            }
+        });
     }
 
     /// The handshake's binding bytes, once both descriptions are known.
@@ -322,6 +336,39 @@ async fn set_remote(pc: &RtcPeerConnection, kind: RtcSdpType, sdp: &str) -> Resu
     init.set_sdp(sdp);
     JsFuture::from(pc.set_remote_description(&init)).await?;
     Ok(())
+}
+
+/// The path of the candidate pair the transport selected, from an `RTCStatsReport`.
+fn selected_path(report: &JsValue) -> Option<PathInfo> {
+    let text = |stat: &JsValue, key: &str| {
+        Reflect::get(stat, &JsValue::from_str(key))
+            .ok()
+            .and_then(|value| value.as_string())
+            .unwrap_or_default()
+    };
+    let mut stats = std::collections::HashMap::new();
+    for entry in js_sys::try_iter(report).ok()??.flatten() {
+        let entry: Array = entry.unchecked_into();
+        stats.insert(entry.get(0).as_string()?, entry.get(1));
+    }
+    let pair_id = stats
+        .values()
+        .find(|stat| text(stat, "type") == "transport")
+        .map(|transport| text(transport, "selectedCandidatePairId"))
+        .filter(|id| !id.is_empty())?;
+    let pair = stats.get(&pair_id)?;
+    let endpoint = |key: &str| {
+        let stat = stats.get(&text(pair, key))?;
+        Some(Endpoint {
+            kind: text(stat, "candidateType"),
+            address: text(stat, "address"),
+            relay_protocol: text(stat, "relayProtocol"),
+        })
+    };
+    Some(PathInfo::of(
+        &endpoint("localCandidateId")?,
+        &endpoint("remoteCandidateId")?,
+    ))
 }
 
 /// A JS error's message, for the log.

@@ -4,10 +4,11 @@
 //! harder (it is part of the rules, so it changes the genesis and only tabs with the same
 //! value link up); `?workers=` sets how many mining workers start; `?signal=` names a
 //! signaling server other than the page's own; `?ice=` lists STUN/TURN servers
-//! (comma-separated), with `?ice_username=` and `?ice_credential=` for TURN.
+//! (comma-separated), with `?ice_username=` and `?ice_credential=` for TURN, in addition
+//! to those the signaling server hands out in `welcome`.
 
 use tabchain_core::Params;
-use tabchain_signal::{RoomName, RoomNameError};
+use tabchain_signal::{IceServer, RoomName, RoomNameError};
 
 pub const DEFAULT_ROOM: &str = "lobby";
 
@@ -24,14 +25,6 @@ pub struct Settings {
     /// A `ws://` or `wss://` URL of the signaling server's `/ws`, without the room.
     pub signal: Option<String>,
     pub ice: Vec<IceServer>,
-}
-
-/// One STUN or TURN server for `RTCPeerConnection`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IceServer {
-    pub url: String,
-    pub username: Option<String>,
-    pub credential: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -100,7 +93,7 @@ impl Settings {
                             return Err(SettingsError::Ice(url.to_owned()));
                         }
                         settings.ice.push(IceServer {
-                            url: url.to_owned(),
+                            urls: vec![url.to_owned()],
                             username: None,
                             credential: None,
                         });
@@ -117,7 +110,7 @@ impl Settings {
         for server in settings
             .ice
             .iter_mut()
-            .filter(|s| s.url.starts_with("turn"))
+            .filter(|s| s.urls[0].starts_with("turn"))
         {
             server.username.clone_from(&username);
             server.credential.clone_from(&credential);
@@ -222,7 +215,7 @@ mod tests {
         assert_eq!(
             settings.ice[0],
             IceServer {
-                url: "stun:stun.example:3478".into(),
+                urls: vec!["stun:stun.example:3478".into()],
                 username: None,
                 credential: None
             }

@@ -4,12 +4,13 @@
 //! reads it; commands go back through the driver. Each panel's part is its own type, so
 //! the UI can redraw only the panels whose part changed.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 use tabchain_core::{Address, Block, Chain, NodeId, Timestamp, Transaction, COIN};
 use tabchain_node::{Node, PeerState};
 
 use crate::names::friendly_name;
+use crate::path::PathInfo;
 
 /// Blocks the chain panel lists.
 pub const RECENT_BLOCKS: usize = 12;
@@ -94,6 +95,8 @@ pub struct PeerRow {
     /// Recent round trips, oldest first, for the sparkline.
     pub rtt_history: Vec<u64>,
     pub last_pong_ago_ms: Option<u64>,
+    /// How the link is carried, once its connection reports a selected pair.
+    pub path: Option<PathInfo>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,6 +157,8 @@ pub struct WalletInfo {
     pub pending_in: u64,
     pub pending_out: u64,
     pub pending: Vec<PendingRow>,
+    /// What a payment pays the miner, in base units.
+    pub fee: u64,
 }
 
 /// A waiting payment that touches this wallet.
@@ -188,6 +193,8 @@ pub struct Surroundings<'a> {
     pub signal: SignalInfo,
     /// Peers whose WebRTC link is being set up (no data channel yet).
     pub dialing: Vec<NodeId>,
+    /// How each open link is carried.
+    pub paths: HashMap<NodeId, PathInfo>,
     pub miner: MinerInfo,
     pub loaded: usize,
     pub corrupt: usize,
@@ -206,7 +213,7 @@ impl View {
                 error: None,
             },
             signal: around.signal,
-            peers: peers(node, &around.dialing, now),
+            peers: peers(node, &around.dialing, &around.paths, now),
             chain: ChainInfo {
                 height: node.height(),
                 tip: node.tip().to_string(),
@@ -225,6 +232,7 @@ impl View {
             wallet: WalletInfo {
                 address: around.address.to_string(),
                 confirmed: balance.confirmed,
+                fee: node.config().payment_fee,
                 pending_in: balance.pending_in,
                 pending_out: balance.pending_out,
                 pending: node
@@ -251,7 +259,12 @@ impl View {
     }
 }
 
-fn peers(node: &Node, dialing: &[NodeId], now: Timestamp) -> PeersInfo {
+fn peers(
+    node: &Node,
+    dialing: &[NodeId],
+    paths: &HashMap<NodeId, PathInfo>,
+    now: Timestamp,
+) -> PeersInfo {
     let mut live: Vec<PeerRow> = node
         .peers()
         .map(|peer| PeerRow {
@@ -265,6 +278,7 @@ fn peers(node: &Node, dialing: &[NodeId], now: Timestamp) -> PeersInfo {
             rtt_ms: peer.rtt_ms(),
             rtt_history: peer.rtt_history().collect(),
             last_pong_ago_ms: peer.last_pong().map(|at| now.since(at)),
+            path: paths.get(&peer.id()).cloned(),
         })
         .chain(
             dialing
@@ -277,6 +291,7 @@ fn peers(node: &Node, dialing: &[NodeId], now: Timestamp) -> PeersInfo {
                     rtt_ms: None,
                     rtt_history: Vec::new(),
                     last_pong_ago_ms: None,
+                    path: None,
                 }),
         )
         .collect();
@@ -426,6 +441,7 @@ mod tests {
                 address,
                 signal: SignalInfo::default(),
                 dialing: vec![dialing],
+                paths: HashMap::new(),
                 miner: MinerInfo::default(),
                 loaded: 3,
                 corrupt: 1,
