@@ -385,7 +385,7 @@ export class Lan {
       [
         'netns', 'exec', this.ns(to), process.execPath, '-e',
         `const s=require('dgram').createSocket('udp4');s.on('message',()=>{console.log('got');process.exit(0)});` +
-          `s.bind(${port},'${this.ip(to)}',()=>console.log('bound'));setTimeout(()=>process.exit(3),3000)`,
+          `s.bind(${port},'${this.ip(to)}',()=>console.log('bound'));setTimeout(()=>process.exit(3),1500)`,
       ],
       { stdio: ['ignore', 'pipe', 'ignore'] },
     );

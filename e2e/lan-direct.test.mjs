@@ -1,0 +1,44 @@
+// Two laptops on one LAN with nothing blocked link directly, not through the relay.
+//
+// Tried: the LAN of e2e/lan.mjs with nothing blocked: the server host runs
+// `tabchain-signaling --turn <srv>:3478`, each laptop its own Chromium with default
+// WebRTC, the page loaded from the server's address with no ICE parameter. The laptops
+// cannot resolve each other's mDNS host candidates (Chromium resolves no name here), so
+// what lets them find each other is the server-reflexive address STUN tells each of them
+// (on this LAN, their own address). The tab on each laptop must show the other
+// `connected` within 10 s of the later page load, and both peer rows must show `direct`
+// in `peer-path`, and neither side's selected candidate pair (getStats) may hold a relay
+// candidate: the packets go straight between the laptops.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { log, secs, uniqueRoom } from './harness.mjs';
+import { Lan, explainLinks, selectedPair, tabsOnLaptops, waitLinked, waitPaths } from './lan.mjs';
+
+const LINK_BOUND_MS = 10_000;
+
+test('laptops on an open LAN link directly', { timeout: 120_000 }, async () => {
+  await Lan.run({}, async (lan) => {
+    await lan.startSignal({ turn: true });
+    const tabs = await tabsOnLaptops(lan, { room: uniqueRoom('lan-direct') });
+    try {
+      const linkMs = await waitLinked(tabs, { timeout: 30_000 });
+      log(`linked ${secs(linkMs)} after the later page load`);
+      assert.ok(linkMs <= LINK_BOUND_MS, `linked ${secs(linkMs)} after the later page load (bound ${secs(LINK_BOUND_MS)})`);
+      const rows = await waitPaths(tabs);
+      for (const tab of tabs) {
+        const pair = await selectedPair(tab);
+        log(`${tab.label} selected pair: ${JSON.stringify(pair)}`);
+        assert.ok(pair, `${tab.label} has a selected candidate pair`);
+        assert.doesNotMatch(`${pair.local} ${pair.remote}`, /relay/, `${tab.label}'s link does not use the relay`);
+      }
+      for (const row of rows) {
+        log(`${row.tab} shows ${row.peer}: path ${row.path} (${row.pathDetail}), rtt ${row.rtt}`);
+        assert.equal(row.path, 'direct', `${row.tab}'s row of ${row.peer}`);
+      }
+    } catch (err) {
+      log(await explainLinks(tabs));
+      throw err;
+    }
+  });
+});
