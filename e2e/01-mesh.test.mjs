@@ -5,10 +5,11 @@
 // measured per tab from the moment the last of the four pages fired `load` (a tab cannot
 // list a peer whose page has not loaded) to the first snapshot that lists all three
 // others as `connected`; the time from the tab's own navigation start is reported too.
+// Every link then shows its path as `local`: all four tabs are on this machine.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { World, log, secs, uniqueRoom, waitForMesh } from './harness.mjs';
+import { World, log, secs, uniqueRoom, waitFor, describeTabs, waitForMesh } from './harness.mjs';
 
 const BOUND_MS = 5000;
 
@@ -41,5 +42,10 @@ test('four tabs in one room each show three connected peers within 5 s of page l
         `${tab.label} took ${secs(sinceLastLoad)} (bound ${secs(BOUND_MS)}) to show three connected peers`,
       );
     }
+    // The path comes from getStats() after the channel opens (and every 2 s after).
+    await waitFor(
+      () => tabs.every((tab) => tab.peers().filter((p) => p.state === 'connected').every((p) => p.path === 'local')),
+      { timeout: 5000, what: 'every link to show the path local', explain: () => describeTabs(tabs) },
+    );
   });
 });

@@ -382,6 +382,7 @@ function readPage() {
     id: row.dataset.peerId ?? null,
     state: row.dataset.state ?? null,
     rtt: text(row.querySelector('[data-testid="peer-rtt"]')),
+    path: text(row.querySelector('[data-testid="peer-path"]')),
     reason: text(row.querySelector('[data-testid="peer-reason"]')),
   }));
   const blocks = [...document.querySelectorAll('[data-testid="block-row"]')].map((row) => ({
