@@ -194,6 +194,52 @@ fn each_adversary_kind_is_dropped_with_its_own_reason() {
 }
 
 #[test]
+fn without_the_server_lost_links_are_replaced_through_the_mesh() {
+    // Tried: 30 nodes (8 links targeted, so not a full mesh) meet through the server,
+    // which then goes away; 8 nodes crash. The survivors, now below their target, dial
+    // peers they heard of from peers: the link manager has no server route left, so
+    // every offer and answer goes through a common peer (Node::send_signal). Each is
+    // back at its target of 8 links.
+    let seed = 21;
+    let mut sim = Sim::new(SimConfig::new(seed, 2_000));
+    for _ in 0..30 {
+        sim.add_node(Role::Honest);
+        sim.run_for(50);
+    }
+    sim.run_for(5_000);
+    let (mesh_before, server_before) = sim.signals();
+    assert!(
+        server_before > 0,
+        "seed {seed}: links formed through the server"
+    );
+    sim.stop_server();
+    for i in 0..8 {
+        sim.crash(i);
+    }
+    sim.run_for(20_000);
+    let (mesh_after, server_after) = sim.signals();
+    assert_eq!(
+        server_after, server_before,
+        "seed {seed}: nothing through the server"
+    );
+    assert!(
+        mesh_after > mesh_before,
+        "seed {seed}: new links were set up through the mesh"
+    );
+    for i in 8..30 {
+        assert!(
+            sim.node(i).peers().count() >= 8,
+            "seed {seed}: node {i} has {} links",
+            sim.node(i).peers().count()
+        );
+    }
+    sim.mine(8).unwrap();
+    sim.run_for(3_000);
+    assert!(sim.converged(), "seed {seed}: every live node on one tip");
+    assert_clean(&sim, seed);
+}
+
+#[test]
 fn churn_with_crashes_goodbyes_and_returns_still_converges() {
     let seed = 31;
     let report = run(&Scenario {

@@ -184,6 +184,8 @@ pub struct Sim {
     links: BTreeMap<(usize, usize), Link>,
     next_epoch: u64,
     partitioned: bool,
+    /// The signaling server is down: links form only through the mesh.
+    server_down: bool,
     /// Every block any node stored, to reload restarted nodes from.
     store: HashMap<Hash, Block>,
     blocks: BTreeMap<Hash, BlockRecord>,
@@ -206,6 +208,7 @@ impl Sim {
             links: BTreeMap::new(),
             next_epoch: 0,
             partitioned: false,
+            server_down: false,
             store: HashMap::new(),
             blocks: BTreeMap::new(),
             bad_blocks: BTreeMap::new(),
@@ -267,6 +270,11 @@ impl Sim {
     /// Open links.
     pub fn links(&self) -> usize {
         self.links.len()
+    }
+
+    /// Signals carried so far (through the mesh, through the server).
+    pub fn signals(&self) -> (u64, u64) {
+        (self.stats.signals_mesh, self.stats.signals_server)
     }
 
     /// Whether every live honest node has the same tip.
@@ -439,6 +447,15 @@ impl Sim {
         self.partitioned = false;
     }
 
+    /// The signaling server goes away: every node loses its room, and new links can
+    /// only be set up through the mesh.
+    pub fn stop_server(&mut self) {
+        self.server_down = true;
+        for n in &mut self.nodes {
+            n.links.server_lost();
+        }
+    }
+
     /// Runs every job due up to `until`, then sets the clock there.
     pub fn run_until(&mut self, until: Timestamp) {
         while let Some(at) = self.queue.peek_at() {
@@ -473,6 +490,7 @@ impl Sim {
     /// manager routes offers to them through the server), everyone there learns of it,
     /// and its node hears of a sample of live nodes on its side of any partition.
     fn introduce(&mut self, i: usize) {
+        assert!(!self.server_down, "nodes join through the signaling server");
         let id = self.nodes[i].node.id();
         let room: Vec<NodeId> = (0..self.nodes.len())
             .filter(|&j| j != i && self.nodes[j].alive)
@@ -508,6 +526,9 @@ impl Sim {
         for pair in mine {
             let other = if pair.0 == i { pair.1 } else { pair.0 };
             self.close(i, other);
+        }
+        if self.server_down {
+            return;
         }
         // The server sees the socket close and tells the room.
         let id = self.nodes[i].node.id();
