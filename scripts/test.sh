@@ -56,7 +56,17 @@ step "site build (trunk, release) and the signaling server that serves it"
 trunk build --release --offline --skip-version-check
 cargo build --release --locked -p tabchain-signaling
 
-step "browser end-to-end tests (e2e/*.test.mjs: several tabs, one signaling server)"
-offline node --test --test-concurrency=1 --test-reporter=spec e2e/*.test.mjs
+step "browser end-to-end tests (e2e/*.test.mjs but lan-*: several tabs, one signaling server)"
+loopback_tests=()
+for file in e2e/*.test.mjs; do
+    case "$file" in e2e/lan-*) ;; *) loopback_tests+=("$file") ;; esac
+done
+offline node --test --test-concurrency=1 --test-reporter=spec "${loopback_tests[@]}"
+
+step "browser tests across separate network hosts (e2e/lan-*.test.mjs: a server host with TURN, two laptops)"
+# Not inside `offline`: each test builds its own network namespaces (a server host and
+# two laptops on a bridge of their own), checks that none of them forwards or has a way
+# out, and removes them. Network namespaces need root (CI runs as root).
+as_root node --test --test-concurrency=1 --test-reporter=spec e2e/lan-*.test.mjs
 
 step "all tests passed"
