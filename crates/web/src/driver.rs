@@ -64,12 +64,18 @@ enum Input {
     PageHide,
 }
 
+/// Frames a link may bring before its DTLS certificates are read and the node hears of
+/// it (a handshake is two).
+const MAX_EARLY_FRAMES: usize = 16;
+
 /// A connection the link manager asked for: its session and its `RTCPeerConnection`.
 #[derive(Debug)]
 struct Conn {
     session: u64,
     link: Link,
     path: Option<PathInfo>,
+    /// Frames held until the node hears of the link; `None` once it has.
+    early: Option<Vec<Vec<u8>>>,
 }
 
 #[derive(Debug)]
@@ -592,10 +598,7 @@ impl Driver {
             return;
         };
         match event {
-            RtcEvent::LocalDescription(sdp) => {
-                conn.link.described(&sdp);
-                self.links.described(peer, session, sdp);
-            }
+            RtcEvent::LocalDescription(sdp) => self.links.described(peer, session, sdp),
             RtcEvent::RemoteSet => conn.link.remote_set(),
             RtcEvent::LocalCandidate(candidate) => {
                 self.links.local_candidate(peer, session, candidate)
@@ -605,10 +608,37 @@ impl Driver {
                 self.links.channel_open(peer, session);
             }
             RtcEvent::Message(bytes) => {
-                // A frame can be dispatched before the channel's `open` event: the node
-                // must hear of the link first, and must not miss the frame.
-                if self.links.channel_open(peer, session) {
-                    self.pump();
+                // A frame can come before the channel's `open` event, and before DTLS's
+                // certificates are read: the node must hear of the link first, and
+                // must not miss the frame.
+                if !self.links.channel_open(peer, session) {
+                    return;
+                }
+                self.pump();
+                let Some(conn) = self.conn(&peer, session) else {
+                    return;
+                };
+                match &mut conn.early {
+                    None => {
+                        let _ = self.node.handle_event(now, Event::Message { peer, bytes });
+                    }
+                    Some(early) if early.len() < MAX_EARLY_FRAMES => early.push(bytes),
+                    Some(_) => self.links.transport_closed(
+                        peer,
+                        session,
+                        format!("more than {MAX_EARLY_FRAMES} frames before the handshake"),
+                    ),
+                }
+            }
+            RtcEvent::Bound(binding) => {
+                let Some(early) = conn.early.take() else {
+                    return;
+                };
+                conn.link.read_path();
+                let _ = self
+                    .node
+                    .handle_event(now, Event::PeerConnected { peer, binding });
+                for bytes in early {
                     let _ = self.node.handle_event(now, Event::Message { peer, bytes });
                 }
             }
@@ -684,21 +714,8 @@ impl Driver {
                 }
             }
             LinkAction::Opened { peer, session } => {
-                let binding = self.conn(&peer, session).and_then(|c| c.link.binding());
-                match binding {
-                    Some(binding) => {
-                        let _ = self
-                            .node
-                            .handle_event(now, Event::PeerConnected { peer, binding });
-                        if let Some(conn) = self.conn(&peer, session) {
-                            conn.link.read_path();
-                        }
-                    }
-                    None => self.links.transport_closed(
-                        peer,
-                        session,
-                        "its SDP has no DTLS fingerprint".into(),
-                    ),
+                if let Some(conn) = self.conn(&peer, session) {
+                    conn.link.read_binding();
                 }
             }
             LinkAction::Node(event) => {
@@ -722,6 +739,7 @@ impl Driver {
                 session,
                 link,
                 path: None,
+                early: Some(Vec::new()),
             },
         );
     }

@@ -4,7 +4,8 @@
 //!
 //! What each part owns:
 //! - `driver`: the node's event loop; carries out the link manager's decisions;
-//! - `rtc`: one `RTCPeerConnection` and its data channel;
+//! - `rtc`: one `RTCPeerConnection` and its data channel; `stats`: what its
+//!   `getStats()` says (the certificates DTLS verified, the selected candidate pair);
 //! - `signaling`: the WebSocket to the signaling server;
 //! - `broadcast`: the BroadcastChannel shared by the room's tabs of one browser;
 //! - `miners`: the mining workers; `store`: IndexedDB; `identity`: sessionStorage;
@@ -40,6 +41,8 @@ mod miners;
 mod rtc;
 #[cfg(target_arch = "wasm32")]
 mod signaling;
+#[cfg(target_arch = "wasm32")]
+pub mod stats;
 #[cfg(target_arch = "wasm32")]
 pub mod store;
 

@@ -18,12 +18,14 @@ use tabchain_node::link::Candidate;
 use tabchain_signal::IceServer;
 
 use crate::js::{after, Sink};
-use crate::path::{Endpoint, PathInfo};
+use crate::path::PathInfo;
 use crate::sdp;
+use crate::stats;
 
 #[derive(Debug)]
 pub enum RtcEvent {
-    /// Our offer or answer is in place: send this SDP to the peer.
+    /// Our offer or answer is in place: send this SDP to the peer (it advertises the
+    /// protocol's frame cap as `a=max-message-size`).
     LocalDescription(String),
     /// The peer's description is in place: its candidates can be added now.
     RemoteSet,
@@ -34,6 +36,9 @@ pub enum RtcEvent {
     Message(Vec<u8>),
     /// How the link is carried now (from [`Link::read_path`]).
     Path(PathInfo),
+    /// The handshake's binding, from the certificates DTLS verified
+    /// ([`Link::read_binding`]).
+    Bound(Vec<u8>),
     /// The link is over (the channel closed, ICE failed, a step was refused).
     Closed(String),
 }
@@ -47,11 +52,6 @@ pub struct Link {
     sink: Sink<RtcEvent>,
     remote_set: bool,
     early_candidates: Vec<RtcIceCandidateInit>,
-    /// The two descriptions as this side set them. The binding is computed from these
-    /// rather than read back from the connection: the data channel can open before the
-    /// connection has finished applying the answer.
-    local_sdp: Option<String>,
-    remote_sdp: Option<String>,
     handlers: Vec<Handler>,
     /// Closing was handed to a timer (see [`Link::close_after`]): drop only unhooks.
     closing_later: bool,
@@ -74,7 +74,7 @@ impl Link {
                 set_local(&pc, RtcSdpType::Offer, &offer).await
             };
             sink.send(match described.await {
-                Ok(sdp) => RtcEvent::LocalDescription(sdp),
+                Ok(sdp) => RtcEvent::LocalDescription(sdp::advertise_max_message_size(&sdp)),
                 Err(err) => {
                     RtcEvent::Closed(format!("could not make an offer: {}", describe(&err)))
                 }
@@ -90,7 +90,6 @@ impl Link {
         sink: Sink<RtcEvent>,
     ) -> Result<Link, JsValue> {
         let mut link = Link::new(ice, sink)?;
-        link.remote_sdp = Some(offer_sdp.to_owned());
         let on_channel = {
             let sink = link.sink.clone();
             Handler::new(move |event: JsValue| {
@@ -103,6 +102,10 @@ impl Link {
         link.handlers.push(on_channel);
         let (pc, sink, offer_sdp) = (link.pc.clone(), link.sink.clone(), offer_sdp.to_owned());
         spawn_local(async move {
+            if let Err(err) = sdp::check_remote(&offer_sdp) {
+                sink.send(RtcEvent::Closed(format!("refused the offer: {err}")));
+                return;
+            }
             let remote = set_remote(&pc, RtcSdpType::Offer, &offer_sdp).await;
             if let Err(err) = remote {
                 sink.send(RtcEvent::Closed(format!(
@@ -117,7 +120,7 @@ impl Link {
                 set_local(&pc, RtcSdpType::Answer, &answer).await
             };
             sink.send(match described.await {
-                Ok(sdp) => RtcEvent::LocalDescription(sdp),
+                Ok(sdp) => RtcEvent::LocalDescription(sdp::advertise_max_message_size(&sdp)),
                 Err(err) => RtcEvent::Closed(format!("could not answer: {}", describe(&err))),
             });
         });
@@ -151,8 +154,6 @@ impl Link {
             sink,
             remote_set: false,
             early_candidates: Vec::new(),
-            local_sdp: None,
-            remote_sdp: None,
             handlers: Vec::new(),
             closing_later: false,
         };
@@ -197,7 +198,23 @@ impl Link {
         let sink = self.sink.clone();
         let on_message = Handler::new(move |event: JsValue| {
             let event: MessageEvent = event.unchecked_into();
-            sink.send(RtcEvent::Message(Uint8Array::new(&event.data()).to_vec()));
+            let data = event.data();
+            // Measured before it is copied into wasm memory: a peer's browser sends
+            // at most the `a=max-message-size` we advertised unless it was tampered with.
+            let refused = match data.dyn_ref::<js_sys::ArrayBuffer>() {
+                None => Some("it sent a text message; frames are binary".to_owned()),
+                Some(buffer) if buffer.byte_length() as usize > sdp::max_frame() => Some(format!(
+                    "it sent a message of {} bytes, the cap is {}",
+                    buffer.byte_length(),
+                    sdp::max_frame()
+                )),
+                Some(_) => None,
+            };
+            if let Some(why) = refused {
+                sink.send(RtcEvent::Closed(why));
+                return;
+            }
+            sink.send(RtcEvent::Message(Uint8Array::new(&data).to_vec()));
         });
         let sink = self.sink.clone();
         let on_close =
@@ -213,16 +230,14 @@ impl Link {
         }
     }
 
-    /// Our offer or answer is in place (the SDP of [`RtcEvent::LocalDescription`]).
-    pub fn described(&mut self, sdp: &str) {
-        self.local_sdp = Some(sdp.to_owned());
-    }
-
     /// The offering side got the answer.
     pub fn accept_answer(&mut self, answer_sdp: &str) {
-        self.remote_sdp = Some(answer_sdp.to_owned());
         let (pc, sink, sdp) = (self.pc.clone(), self.sink.clone(), answer_sdp.to_owned());
         spawn_local(async move {
+            if let Err(err) = sdp::check_remote(&sdp) {
+                sink.send(RtcEvent::Closed(format!("refused the answer: {err}")));
+                return;
+            }
             sink.send(match set_remote(&pc, RtcSdpType::Answer, &sdp).await {
                 Ok(()) => RtcEvent::RemoteSet,
                 Err(err) => RtcEvent::Closed(format!("refused the answer: {}", describe(&err))),
@@ -272,17 +287,22 @@ impl Link {
     pub fn read_path(&self) {
         let (pc, sink) = (self.pc.clone(), self.sink.clone());
         spawn_local(async move {
-            if let Ok(report) = JsFuture::from(pc.get_stats()).await {
-                if let Some(path) = selected_path(&report) {
-                    sink.send(RtcEvent::Path(path));
-                }
+            if let Some(path) = stats::selected_path(&pc).await {
+                sink.send(RtcEvent::Path(path));
             }
         });
     }
 
-    /// The handshake's binding bytes, once both descriptions are known.
-    pub fn binding(&self) -> Option<Vec<u8>> {
-        sdp::binding(self.local_sdp.as_deref()?, self.remote_sdp.as_deref()?)
+    /// Reads the fingerprints DTLS verified and reports them as [`RtcEvent::Bound`].
+    /// Call it once the data channel is open (DTLS is done by then).
+    pub fn read_binding(&self) {
+        let (pc, sink) = (self.pc.clone(), self.sink.clone());
+        spawn_local(async move {
+            sink.send(match stats::dtls_binding(&pc).await {
+                Some(binding) => RtcEvent::Bound(binding),
+                None => RtcEvent::Closed("DTLS reports no verified certificates".into()),
+            });
+        });
     }
 
     /// Stops reporting at once but closes after `grace_ms`, so frames already queued
@@ -336,39 +356,6 @@ async fn set_remote(pc: &RtcPeerConnection, kind: RtcSdpType, sdp: &str) -> Resu
     init.set_sdp(sdp);
     JsFuture::from(pc.set_remote_description(&init)).await?;
     Ok(())
-}
-
-/// The path of the candidate pair the transport selected, from an `RTCStatsReport`.
-fn selected_path(report: &JsValue) -> Option<PathInfo> {
-    let text = |stat: &JsValue, key: &str| {
-        Reflect::get(stat, &JsValue::from_str(key))
-            .ok()
-            .and_then(|value| value.as_string())
-            .unwrap_or_default()
-    };
-    let mut stats = std::collections::HashMap::new();
-    for entry in js_sys::try_iter(report).ok()??.flatten() {
-        let entry: Array = entry.unchecked_into();
-        stats.insert(entry.get(0).as_string()?, entry.get(1));
-    }
-    let pair_id = stats
-        .values()
-        .find(|stat| text(stat, "type") == "transport")
-        .map(|transport| text(transport, "selectedCandidatePairId"))
-        .filter(|id| !id.is_empty())?;
-    let pair = stats.get(&pair_id)?;
-    let endpoint = |key: &str| {
-        let stat = stats.get(&text(pair, key))?;
-        Some(Endpoint {
-            kind: text(stat, "candidateType"),
-            address: text(stat, "address"),
-            relay_protocol: text(stat, "relayProtocol"),
-        })
-    };
-    Some(PathInfo::of(
-        &endpoint("localCandidateId")?,
-        &endpoint("remoteCandidateId")?,
-    ))
 }
 
 /// A JS error's message, for the log.

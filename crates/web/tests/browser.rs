@@ -5,11 +5,14 @@
 
 use tabchain_core::{pow, BlockError, Params, Timestamp};
 use tabchain_web::store::Store;
-use tabchain_web::{record, sdp};
-use wasm_bindgen::JsValue;
+use tabchain_web::{record, sdp, stats};
+use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
-use web_sys::{RtcPeerConnection, RtcSdpType, RtcSessionDescriptionInit};
+use web_sys::{
+    RtcIceCandidateInit, RtcPeerConnection, RtcPeerConnectionIceEvent, RtcSdpType,
+    RtcSessionDescriptionInit,
+};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -91,10 +94,41 @@ async fn set(pc: &RtcPeerConnection, local: bool, kind: RtcSdpType, sdp: &str) {
     JsFuture::from(promise).await.unwrap();
 }
 
-/// Offer and answer between two fresh connections; returns each side's binding.
+/// Hands `from`'s ICE candidates to `to` as they come.
+fn trickle(from: &RtcPeerConnection, to: &RtcPeerConnection) {
+    let to = to.clone();
+    let on_candidate = Closure::<dyn FnMut(RtcPeerConnectionIceEvent)>::new(
+        move |event: RtcPeerConnectionIceEvent| {
+            if let Some(candidate) = event.candidate() {
+                let init = RtcIceCandidateInit::new(&candidate.candidate());
+                init.set_sdp_mid(candidate.sdp_mid().as_deref());
+                init.set_sdp_m_line_index(candidate.sdp_m_line_index());
+                let _ = to.add_ice_candidate_with_opt_rtc_ice_candidate_init(Some(&init));
+            }
+        },
+    );
+    from.set_onicecandidate(Some(on_candidate.as_ref().unchecked_ref()));
+    // The test's connections live until the page closes.
+    on_candidate.forget();
+}
+
+async fn sleep(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        web_sys::window()
+            .unwrap()
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
+            .unwrap();
+    });
+    JsFuture::from(promise).await.unwrap();
+}
+
+/// Two fresh connections linked on this machine; returns each side's binding, read
+/// from the certificates DTLS verified.
 async fn bindings() -> (Vec<u8>, Vec<u8>) {
     let a = RtcPeerConnection::new().unwrap();
     let b = RtcPeerConnection::new().unwrap();
+    trickle(&a, &b);
+    trickle(&b, &a);
     a.create_data_channel("tabchain");
     let offer = create(&a, RtcSdpType::Offer).await;
     set(&a, true, RtcSdpType::Offer, &offer).await;
@@ -102,17 +136,15 @@ async fn bindings() -> (Vec<u8>, Vec<u8>) {
     let answer = create(&b, RtcSdpType::Answer).await;
     set(&b, true, RtcSdpType::Answer, &answer).await;
     set(&a, false, RtcSdpType::Answer, &answer).await;
-    let of = |pc: &RtcPeerConnection| {
-        sdp::binding(
-            &pc.local_description().unwrap().sdp(),
-            &pc.remote_description().unwrap().sdp(),
-        )
-        .expect("Chromium's SDPs carry DTLS fingerprints")
-    };
-    let result = (of(&a), of(&b));
-    a.close();
-    b.close();
-    result
+    for _ in 0..400 {
+        if let (Some(x), Some(y)) = (stats::dtls_binding(&a).await, stats::dtls_binding(&b).await) {
+            a.close();
+            b.close();
+            return (x, y);
+        }
+        sleep(25).await;
+    }
+    panic!("no DTLS connection within 10 s");
 }
 
 #[wasm_bindgen_test]
@@ -121,4 +153,28 @@ async fn both_ends_of_a_real_connection_bind_to_the_same_bytes_and_no_other_link
     assert_eq!(a, b);
     let (c, _) = bindings().await;
     assert_ne!(a, c, "every connection has fresh certificates");
+}
+
+#[wasm_bindgen_test]
+async fn chromium_takes_a_second_fingerprint_that_the_node_refuses() {
+    // The browser fact behind binding to DTLS rather than to SDP text: an answer with a
+    // made-up session-level fingerprint before the real one is applied without error.
+    let a = RtcPeerConnection::new().unwrap();
+    let b = RtcPeerConnection::new().unwrap();
+    a.create_data_channel("tabchain");
+    let offer = create(&a, RtcSdpType::Offer).await;
+    set(&a, true, RtcSdpType::Offer, &offer).await;
+    set(&b, false, RtcSdpType::Offer, &offer).await;
+    let answer = create(&b, RtcSdpType::Answer).await;
+    let fake = "a=fingerprint:sha-256 ".to_owned() + &["AB"; 32].join(":") + "\r\n";
+    let at = answer.find("m=").unwrap();
+    let forged = format!("{}{fake}{}", &answer[..at], &answer[at..]);
+    set(&a, false, RtcSdpType::Answer, &forged).await;
+    assert_eq!(
+        sdp::check_remote(&forged),
+        Err(sdp::SdpError::SeveralFingerprints(2))
+    );
+    assert_eq!(sdp::check_remote(&answer), Ok(()));
+    a.close();
+    b.close();
 }
