@@ -11,13 +11,22 @@
 // names, no loopback), unlike the loopback tests of harness.mjs. It keeps the flags that
 // stop it from reaching the internet, and resolves no name at all.
 //
-// Scenarios: `isolate: true` puts a blackhole route between every pair of laptops (the
-// Wi-Fi client isolation of a school network); `blockUdp: true` forbids UDP on the
-// laptops both ways (a firewall that lets only TCP through), with policy routing rules.
+// Scenarios: `isolate` cuts the laptops off from each other (they still reach the
+// server host), the Wi-Fi client isolation of a school network: 'switch' drops frames
+// between their switch ports silently, as an access point does; 'blackhole' (or `true`)
+// and 'unreachable' put a route of that type on each laptop. Mind the difference: a send
+// over a blackhole route fails with EINVAL, which Chromium's network service takes for a
+// fatal socket error (socket_udp.cc logs "Error when sending data in UDP socket: -4")
+// and closes the UDP socket that the host, STUN and UDP TURN candidates of a connection
+// share; EHOSTUNREACH (unreachable) and EACCES (prohibit) are transient to it. So with
+// blackhole routes the first connectivity check towards the other laptop kills UDP TURN
+// as well, and only TURN over TCP can carry the link. `blockUdp: true` forbids UDP into
+// and out of the laptops (a firewall that lets only TCP through), with policy routing
+// rules.
 //
-// Needs root (CI runs as root), iproute2, dist/ (trunk build --release),
-// target/release/tabchain-signaling and /usr/bin/chromium. Not to be run inside the
-// `unshare --net` of the other browser tests: it builds its own isolated namespaces.
+// Needs root (CI runs as root), iproute2, coturn, dist/ (trunk build --release),
+// target/release/tabchain-signaling and /usr/bin/chromium. It builds its own isolated
+// namespaces, so it needs no `unshare --net` around it (and works inside one too).
 //
 // Everything is torn down by `close()`: the processes running in the namespaces (killed
 // by pid), the namespaces, and with them the veth pairs and the bridge. A crash of the
@@ -230,9 +239,9 @@ class HostProcess {
  */
 export class Lan {
   /**
-   * laptops: their names (1-6 of [a-z0-9]); isolate: blackhole routes between the
-   * laptops (true, or a way: see `isolateLaptops`); blockUdp: no UDP in or out of the
-   * laptops.
+   * laptops: their names (1-6 of [a-z0-9]); isolate: cut the laptops off from each
+   * other ('switch', 'blackhole' or true, 'unreachable': see `isolateLaptops`);
+   * blockUdp: no UDP in or out of the laptops.
    */
   static async create({ laptops = ['la', 'lb'], isolate = false, blockUdp = false } = {}) {
     if (process.getuid?.() !== 0) throw new Error('the LAN tests need root (network namespaces)');
@@ -319,7 +328,8 @@ export class Lan {
   /**
    * Cuts the laptops off from each other; they still reach the server host.
    * - 'blackhole' (the default): a blackhole route to every other laptop on each laptop.
-   *   A send to a blackholed address fails at once with EINVAL.
+   *   A send to a blackholed address fails at once with EINVAL, and Chromium then closes
+   *   the UDP socket it sent from (see the top of this file).
    * - 'unreachable': an unreachable route instead (a send fails with EHOSTUNREACH).
    * - 'switch': the laptops' switch ports are isolated (the bridge's port isolation, as a
    *   Wi-Fi access point's client isolation does it): frames between them are dropped
