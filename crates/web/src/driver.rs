@@ -26,7 +26,7 @@ use web_sys::PageTransitionEvent;
 use crate::backoff::Backoff;
 use crate::broadcast::LocalRoom;
 use crate::identity;
-use crate::js::{forever, now, random_u64, warn, window, Sink, Timer};
+use crate::js::{forever, now, random_bytes, random_u64, warn, window, Sink, Timer};
 use crate::log::Log;
 use crate::miners::{Miners, Report};
 use crate::path::PathInfo;
@@ -36,7 +36,7 @@ use crate::settings::Settings;
 use crate::signaling::{ServerEvent, SignalSocket};
 use crate::store::{Records, Store};
 use crate::view::{parse_coins, LogKind, MinerInfo, SignalInfo, SignalState, Surroundings, View};
-use crate::wire::Broadcast;
+use crate::wire::{self, Broadcast};
 
 /// The page gets a new view at most this often (a busy miner reports ~60 times a second).
 pub const VIEW_INTERVAL_MS: u64 = 100;
@@ -258,6 +258,8 @@ struct Driver {
     paths_due: Timestamp,
     server: Server,
     local: Option<LocalRoom>,
+    /// Sent with this tab's `Hello`: what an older tab with the same key must sign.
+    hello_nonce: [u8; 32],
     miners: Miners,
     store: Option<Store>,
     loaded: usize,
@@ -318,6 +320,7 @@ impl Driver {
                 backoff: Backoff::new(random_u64()),
             },
             local: None,
+            hello_nonce: random_bytes(),
             store: None,
             loaded: 0,
             corrupt: 0,
@@ -433,6 +436,7 @@ impl Driver {
             Ok(room) => {
                 room.post(&Broadcast::Hello {
                     from: self.node.id().to_string(),
+                    nonce: hex::encode(self.hello_nonce),
                 });
                 self.local = Some(room);
             }
@@ -529,17 +533,43 @@ impl Driver {
         let parse = |id: &str| id.parse::<NodeId>().ok();
         match message {
             // A duplicated tab starts with a copy of this tab's sessionStorage, so with
-            // its identity: the older tab answers, and the copy takes a new one.
-            Broadcast::Hello { from } if parse(&from) == Some(me) => {
-                if let Some(room) = &self.local {
-                    room.post(&Broadcast::Here { from });
+            // its identity: the older tab proves it holds the key over the copy's nonce,
+            // and the copy takes a new one. Any page of this origin can post here, so a
+            // claim without that proof changes nothing (it would cost the tab its key,
+            // which is its wallet).
+            Broadcast::Hello { from, nonce } if parse(&from) == Some(me) => {
+                if let (Some(room), Ok(bytes)) =
+                    (&self.local, tabchain_core::keys::parse_hex::<32>(&nonce))
+                {
+                    let signature = self.key.sign(&wire::taken_bytes(&bytes));
+                    room.post(&Broadcast::Taken {
+                        from,
+                        nonce,
+                        signature: signature.to_string(),
+                    });
                 }
             }
-            Broadcast::Here { from } if parse(&from) == Some(me) => {
-                identity::forget();
-                let _ = window().location().reload();
+            Broadcast::Taken {
+                from,
+                nonce,
+                signature,
+            } if parse(&from) == Some(me) => {
+                let proven = nonce == hex::encode(self.hello_nonce)
+                    && signature.parse().is_ok_and(|signature| {
+                        self.key
+                            .public_key()
+                            .verify(&wire::taken_bytes(&self.hello_nonce), &signature)
+                            .is_ok()
+                    });
+                if proven {
+                    identity::forget();
+                    let _ = window().location().reload();
+                } else {
+                    self.warn("ignored an unproven claim that this tab's id is taken".into());
+                }
             }
-            Broadcast::Hello { from } => {
+            Broadcast::Taken { .. } => {}
+            Broadcast::Hello { from, .. } => {
                 if let Some(peer) = parse(&from) {
                     if let Some(room) = &self.local {
                         room.post(&Broadcast::Here {

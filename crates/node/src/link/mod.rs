@@ -50,6 +50,14 @@ pub use signal::{Candidate, Signal};
 /// a slow TURN allocation on a busy school network.
 pub const DIAL_TIMEOUT_MS: u64 = 10_000;
 
+/// Tabs of one browser the manager remembers as reachable over its BroadcastChannel,
+/// where any page of the origin can announce any id.
+pub const MAX_LOCAL_TABS: usize = 64;
+
+/// Ids the manager remembers in the signaling server's room (a room holds 64 by
+/// default; a server run by someone else may claim more).
+pub const MAX_ROOM_PEERS: usize = 1_024;
+
 /// How a link's offer, answer and candidates travel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Route {
@@ -78,8 +86,6 @@ pub enum EndReason {
     DialTimeout,
     #[error("it left the signaling server")]
     LeftServer,
-    #[error("its tab closed")]
-    TabClosed,
     #[error("no way to reach it: {0}")]
     Unreachable(String),
     /// The platform's connection ended (a closed channel, ICE failure, a refused SDP).
@@ -394,11 +400,15 @@ impl Links {
 
     /// Joined the signaling server's room, where `peers` are.
     pub fn server_joined(&mut self, peers: impl IntoIterator<Item = NodeId>) {
-        self.server = Some(peers.into_iter().collect());
+        self.server = Some(peers.into_iter().take(MAX_ROOM_PEERS).collect());
     }
 
     pub fn server_peer_joined(&mut self, peer: NodeId) {
-        if let Some(room) = &mut self.server {
+        if let Some(room) = self
+            .server
+            .as_mut()
+            .filter(|room| room.len() < MAX_ROOM_PEERS)
+        {
             room.insert(peer);
         }
     }
@@ -419,15 +429,16 @@ impl Links {
 
     /// A tab of this browser is in the room.
     pub fn local_here(&mut self, peer: NodeId) {
-        if peer != self.me {
+        if peer != self.me && self.local.len() < MAX_LOCAL_TABS {
             self.local.insert(peer);
         }
     }
 
-    /// A tab of this browser said goodbye.
+    /// A tab of this browser said goodbye: it is no longer reached over the channel.
+    /// Its link stays until it ends on its own (the tab says `Goodbye` on it): anyone
+    /// can post a goodbye in another tab's name.
     pub fn local_gone(&mut self, peer: NodeId) {
         self.local.remove(&peer);
-        self.end(peer, EndReason::TabClosed);
     }
 
     // Time.

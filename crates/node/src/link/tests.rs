@@ -350,6 +350,34 @@ fn an_answered_offer_does_not_report_a_dial_the_node_never_made() {
 }
 
 #[test]
+fn a_forged_goodbye_on_the_channel_ends_no_link_and_forged_tabs_are_bounded() {
+    // Tried: a page of the same origin posts `bye` in the name of a linked peer, then
+    // announces more tabs than any browser holds.
+    let (me, peer) = (id(1), id(2));
+    let mut links = Links::new(me, 7);
+    links.local_here(peer);
+    let session = offered(&mut links, T0, peer);
+    links.channel_open(peer, session);
+    drain(&mut links);
+    links.local_gone(peer);
+    assert_eq!(drain(&mut links), []);
+    assert!(links.is_open(&peer, session));
+    for n in 0..=255u8 {
+        let mut seed = [9; 32];
+        seed[0] = n;
+        links.local_here(SecretKey::from_seed(seed).public_key().node_id());
+    }
+    assert_eq!(links.local_tabs(), MAX_LOCAL_TABS);
+    links.server_joined([]);
+    for n in 0..2_000u16 {
+        let mut seed = [3; 32];
+        seed[..2].copy_from_slice(&n.to_le_bytes());
+        links.server_peer_joined(SecretKey::from_seed(seed).public_key().node_id());
+    }
+    assert!(links.server.as_ref().unwrap().len() <= MAX_ROOM_PEERS);
+}
+
+#[test]
 fn no_link_to_itself() {
     let me = id(1);
     let mut links = Links::new(me, 7);
