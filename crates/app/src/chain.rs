@@ -51,7 +51,7 @@ pub fn ChainPanel(chain: Memo<ChainInfo>) -> impl IntoView {
                         <th class="num">"#"</th>
                         <th>"hash"</th>
                         <th>"miner"</th>
-                        <th class="num">"payments"</th>
+                        <th class="num wide">"payments"</th>
                         <th class="num">"time"</th>
                     </tr>
                 </thead>
@@ -66,7 +66,7 @@ pub fn ChainPanel(chain: Memo<ChainInfo>) -> impl IntoView {
                             <td class="num">{block.height}</td>
                             <td><code title=block.hash.clone()>{abbreviate(&block.hash)}</code></td>
                             <td>{if block.mine { "you".to_owned() } else { block.miner.clone() }}</td>
-                            <td class="num">{block.transactions}</td>
+                            <td class="num wide">{block.transactions}</td>
                             <td class="num">{clock(block.time)}</td>
                         </tr>
                     }).collect_view())}

@@ -28,8 +28,8 @@ pub fn PeersPanel(peers: Memo<PeersInfo>) -> impl IntoView {
                         <th>"state"</th>
                         <th>"path"</th>
                         <th class="num">"RTT"</th>
-                        <th>"recent RTTs"</th>
-                        <th class="num">"last pong"</th>
+                        <th class="wide">"recent RTTs"</th>
+                        <th class="num wide">"last pong"</th>
                     </tr>
                 </thead>
                 <tbody>
@@ -74,8 +74,8 @@ fn live_row(row: &PeerRow) -> impl IntoView {
             <td class="num" data-testid="peer-rtt">
                 {row.rtt_ms.map(rtt).unwrap_or_else(|| "–".to_owned())}
             </td>
-            <td>{sparkline(&row.rtt_history)}</td>
-            <td class="num">
+            <td class="wide">{sparkline(&row.rtt_history)}</td>
+            <td class="num wide">
                 {row.last_pong_ago_ms.map(|ago| format!("{} ago", duration(ago))).unwrap_or_else(|| "–".to_owned())}
             </td>
         </tr>
