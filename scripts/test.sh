@@ -29,7 +29,7 @@ fi
 step "coturn, which the signaling server's TURN tests start"
 setup_coturn
 
-step "Rust tests"
+step "Rust tests (with every fuzz target's corpus replayed on stable: fuzz/tests/corpus.rs)"
 cargo test --workspace --locked
 
 step "a browser for the wasm and end-to-end tests (chromium, chromedriver)"
