@@ -4,8 +4,9 @@
 // `tabchain-signaling --turn <srv>:3478`, each laptop its own Chromium with default
 // WebRTC, the page loaded from the server's address with no ICE parameter. The laptops
 // cannot resolve each other's mDNS host candidates (Chromium resolves no name here), so
-// what lets them find each other is the server-reflexive address STUN tells each of them
-// (on this LAN, their own address). The tab on each laptop must show the other
+// what lets them find each other is the server-reflexive address STUN tells each of them:
+// there is no NAT on this LAN, so it is the laptop's own address, and the selected pair
+// is a host candidate against the other's server-reflexive (or peer-reflexive) one. The tab on each laptop must show the other
 // `connected` within 10 s of the later page load, and both peer rows must show `direct`
 // in `peer-path`, and neither side's selected candidate pair (getStats) may hold a relay
 // candidate: the packets go straight between the laptops.
@@ -32,10 +33,8 @@ test('laptops on an open LAN link directly', { timeout: 120_000 }, async () => {
         assert.ok(pair, `${tab.label} has a selected candidate pair`);
         assert.doesNotMatch(`${pair.local} ${pair.remote}`, /relay/, `${tab.label}'s link does not use the relay`);
       }
-      for (const row of rows) {
-        log(`${row.tab} shows ${row.peer}: path ${row.path} (${row.pathDetail}), rtt ${row.rtt}`);
-        assert.equal(row.path, 'direct', `${row.tab}'s row of ${row.peer}`);
-      }
+      for (const row of rows) log(`${row.tab} shows ${row.peer}: path ${row.path} (${row.pathDetail}), rtt ${row.rtt}`);
+      for (const row of rows) assert.equal(row.path, 'direct', `${row.tab}'s row of ${row.peer}`);
     } catch (err) {
       log(await explainLinks(tabs));
       throw err;

@@ -43,10 +43,8 @@ for (const how of ['switch', 'blackhole']) {
         assert.ok(linkMs <= LINK_BOUND_MS, `linked ${secs(linkMs)} after the later page load (bound ${secs(LINK_BOUND_MS)})`);
 
         const rows = await waitPaths(tabs);
-        for (const row of rows) {
-          log(`${row.tab} shows ${row.peer}: path ${row.path} (${row.pathDetail}), rtt ${row.rtt}`);
-          assert.equal(row.path, 'relay', `${row.tab}'s row of ${row.peer}`);
-        }
+        for (const row of rows) log(`${row.tab} shows ${row.peer}: path ${row.path} (${row.pathDetail}), rtt ${row.rtt}`);
+        for (const row of rows) assert.equal(row.path, 'relay', `${row.tab}'s row of ${row.peer}`);
         for (const tab of tabs) log(`${tab.label} selected pair: ${JSON.stringify(await selectedPair(tab))}`);
         await ta.page.locator('section.peers').screenshot({ path: `/tmp/lan-relay-${how}-peers.png` }).catch(() => {});
         await ta.screenshot(`lan-relay-${how}-${ta.label}`);

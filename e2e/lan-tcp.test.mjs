@@ -35,10 +35,8 @@ test('with UDP blocked on the laptops, TURN over TCP carries the link', { timeou
       log(`linked ${secs(linkMs)} after the later page load`);
       assert.ok(linkMs <= LINK_BOUND_MS, `linked ${secs(linkMs)} after the later page load (bound ${secs(LINK_BOUND_MS)})`);
       const rows = await waitPaths(tabs);
-      for (const row of rows) {
-        log(`${row.tab} shows ${row.peer}: path ${row.path} (${row.pathDetail}), rtt ${row.rtt}`);
-        assert.equal(row.path, 'relay', `${row.tab}'s row of ${row.peer}`);
-      }
+      for (const row of rows) log(`${row.tab} shows ${row.peer}: path ${row.path} (${row.pathDetail}), rtt ${row.rtt}`);
+      for (const row of rows) assert.equal(row.path, 'relay', `${row.tab}'s row of ${row.peer}`);
       for (const tab of tabs) {
         const pair = await selectedPair(tab);
         log(`${tab.label} selected pair: ${JSON.stringify(pair)}`);
