@@ -9,7 +9,7 @@ pub enum LinkPath {
     Local,
     /// Straight between two machines.
     Direct,
-    /// Through a NAT's mapping that STUN found.
+    /// Through a NAT's mapping that STUN found (a public address).
     Stun,
     /// Through the TURN relay.
     Relay,
@@ -49,7 +49,12 @@ impl PathInfo {
     pub fn of(local: &Endpoint, remote: &Endpoint) -> PathInfo {
         let path = if local.kind == "relay" || remote.kind == "relay" {
             LinkPath::Relay
-        } else if local.kind == "srflx" || remote.kind == "srflx" {
+        } else if [local, remote]
+            .iter()
+            .any(|end| end.kind == "srflx" && !is_private(&end.address))
+        {
+            // A server-reflexive address in a private range is what a STUN server on
+            // the school's own network sees: no NAT between, so the link is direct.
             LinkPath::Stun
         } else if is_loopback(&local.address)
             || (!local.address.is_empty() && local.address == remote.address)
@@ -83,6 +88,19 @@ impl PathInfo {
 
 fn is_loopback(address: &str) -> bool {
     address.starts_with("127.") || address == "::1"
+}
+
+/// RFC 1918 and link-local IPv4, unique-local and link-local IPv6. (100.64.0.0/10 is a
+/// carrier's NAT: a mapping there is STUN's work.)
+fn is_private(address: &str) -> bool {
+    match address.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(ip)) => ip.is_private() || ip.is_link_local(),
+        Ok(std::net::IpAddr::V6(ip)) => {
+            let first = ip.segments()[0];
+            first & 0xfe00 == 0xfc00 || first & 0xffc0 == 0xfe80
+        }
+        Err(_) => false,
+    }
 }
 
 #[cfg(test)]
@@ -119,6 +137,15 @@ mod tests {
         );
         assert_eq!(
             path(end("srflx", "203.0.113.5"), end("host", "10.0.0.3")),
+            LinkPath::Stun
+        );
+        assert_eq!(
+            path(end("host", "10.0.0.2"), end("srflx", "10.0.0.3")),
+            LinkPath::Direct,
+            "a STUN server on the school network maps nothing: both ends see the same LAN"
+        );
+        assert_eq!(
+            path(end("srflx", "100.64.1.2"), end("prflx", "10.0.0.3")),
             LinkPath::Stun
         );
         assert_eq!(
