@@ -55,8 +55,8 @@ const DISABLED_FEATURES = [
   'WebRtcHideLocalIpsWithMdns',
 ];
 
-/** Chromium flags with which tabs link over WebRTC on 127.0.0.1 and nothing else. */
-export const CHROMIUM_ARGS = [
+/** Headless Chromium that reaches for nothing on its own (no updates, sync or QUIC). */
+export const BASE_CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
   '--disable-gpu',
@@ -65,6 +65,11 @@ export const CHROMIUM_ARGS = [
   '--disable-background-networking',
   '--disable-component-update',
   '--disable-sync',
+];
+
+/** Chromium flags with which tabs link over WebRTC on 127.0.0.1 and nothing else. */
+export const CHROMIUM_ARGS = [
+  ...BASE_CHROMIUM_ARGS,
   '--allow-loopback-in-peer-connection',
   `--disable-features=${DISABLED_FEATURES.join(',')}`,
   '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost',
@@ -412,6 +417,7 @@ function readPage() {
     balance: balance
       ? {
           confirmed: num(balance.dataset.confirmed),
+          maturing: num(balance.dataset.maturing),
           pendingIn: num(balance.dataset.pendingIn),
           pendingOut: num(balance.dataset.pendingOut),
         }

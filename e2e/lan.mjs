@@ -35,6 +35,7 @@
 //
 // Environment: E2E_SERVER_LOG=1 prints the server's (and TURN server's) output.
 
+import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -42,7 +43,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
-import { CHROMIUM, DIST, SIGNALING_BIN, Tab, describeTabs, log, tabUrl, waitFor, waitForMesh } from './harness.mjs';
+import { BASE_CHROMIUM_ARGS, CHROMIUM, DIST, SIGNALING_BIN, Tab, describeTabs, log, secs, tabUrl, waitFor, waitForMesh } from './harness.mjs';
 
 const run = promisify(execFile);
 
@@ -150,17 +151,7 @@ function hookExit() {
 /** Chromium's flags on a laptop host: default WebRTC (mDNS host candidates), nothing
  *  reaching the internet, no name resolved but the server's address. */
 export function lanChromiumArgs(serverIp) {
-  return [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    `--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE ${serverIp}`,
-  ];
+  return [...BASE_CHROMIUM_ARGS, `--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE ${serverIp}`];
 }
 
 /** A child process running in a host's namespace, with its output kept. */
@@ -875,6 +866,23 @@ export async function tabsOnLaptops(lan, { room, hosts = lan.laptops, params = {
 export async function waitLinked(tabs, { timeout = 30000 } = {}) {
   const { at } = await waitForMesh(tabs, { timeout });
   return Math.max(...at) - Math.max(...tabs.map((t) => t.loadedAt));
+}
+
+/** The issue's bound: a tab on each laptop shows the other connected this soon. */
+export const LINK_BOUND_MS = 10_000;
+
+/**
+ * Asserts that the tabs link within `LINK_BOUND_MS` of the later page load and that
+ * every tab's row of every other shows `path`; returns the rows (see `waitPaths`).
+ */
+export async function assertLinkedVia(tabs, path) {
+  const linkMs = await waitLinked(tabs, { timeout: 30_000 });
+  log(`linked ${secs(linkMs)} after the later page load`);
+  assert.ok(linkMs <= LINK_BOUND_MS, `linked ${secs(linkMs)} after the later page load (bound ${secs(LINK_BOUND_MS)})`);
+  const rows = await waitPaths(tabs);
+  for (const row of rows) log(`${row.tab} shows ${row.peer}: path ${row.path} (${row.pathDetail}), rtt ${row.rtt}`);
+  for (const row of rows) assert.equal(row.path, path, `${row.tab}'s row of ${row.peer}`);
+  return rows;
 }
 
 /**
