@@ -1,12 +1,13 @@
 // A payment from tab A to tab B.
 //
 // Tried: A and B in their own browser contexts link up. A mines until its confirmed
-// balance is positive and stops; A sends 12.5 coins to the address B shows. B's
-// pending-in must show 12500 units. A mines again until B's confirmed balance shows the
-// payment. Exact checks: B (which never mines) ends with confirmed = 12500 and nothing
-// pending; A ends with confirmed = before + 50000 per block it mined since - 12500 (A
-// mined every block, so the fee it paid came back to it in its own coinbase) and
-// nothing pending.
+// (spendable) balance is positive and stops: a coinbase matures after some blocks, so
+// that takes a few more than one, the rest of A's rewards showing as maturing. A sends
+// 12.5 coins to the address B shows. B's pending-in must show 12500 units. A mines
+// again until B's confirmed balance shows the payment. Exact checks: B (which never
+// mines) ends with confirmed = 12500 and nothing maturing or pending; A ends with
+// confirmed + maturing = before + 50000 per block it mined since - 12500 (A mined every
+// block, so the fee it paid came back to it in its own coinbase) and nothing pending.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -42,13 +43,14 @@ test('a payment from tab A to tab B is pending, then confirmed in the next block
 
     let s = await mineUntil(a, (x) => x.balance?.confirmed > 0, { what: 'mining until its balance is positive' });
     await waitForTip([a, b], s.tip, { height: s.height });
-    await waitFor(() => a.last.balance.confirmed === s.height * BLOCK_REWARD, {
-      what: `A's balance to equal ${s.height} rewards`,
+    const total = (x) => x.balance.confirmed + x.balance.maturing;
+    await waitFor(() => total(a.last) === s.height * BLOCK_REWARD && a.last.balance.maturing > 0, {
+      what: `A's balance to equal ${s.height} rewards, the newest maturing`,
       explain: () => describeTabs([a]),
     });
-    const a0 = a.last.balance.confirmed;
+    const a0 = total(a.last);
     const h0 = s.height;
-    log(`A mined ${h0} block(s): confirmed ${a0}`);
+    log(`A mined ${h0} block(s): confirmed ${a.last.balance.confirmed}, maturing ${a.last.balance.maturing}`);
 
     const sentAt = Date.now();
     await a.send(b.last.address, AMOUNT_COINS);
@@ -75,13 +77,13 @@ test('a payment from tab A to tab B is pending, then confirmed in the next block
     await settle(b);
     const k = s.height - h0;
     const want = a0 + k * BLOCK_REWARD - AMOUNT;
-    await waitFor(() => a.last.balance.confirmed === want && a.last.balance.pendingOut === 0, {
+    await waitFor(() => total(a.last) === want && a.last.balance.pendingOut === 0, {
       timeout: 5000,
-      what: `A's confirmed balance ${want} (${a0} + ${k} x ${BLOCK_REWARD} - ${AMOUNT}) and nothing pending out`,
+      what: `A's confirmed and maturing balance ${want} (${a0} + ${k} x ${BLOCK_REWARD} - ${AMOUNT}) and nothing pending out`,
       explain: () => describeTabs([a, b]),
     });
     log(`after ${k} more block(s): A ${JSON.stringify(a.last.balance)}, B ${JSON.stringify(b.last.balance)}`);
-    assert.deepEqual(b.last.balance, { confirmed: AMOUNT, pendingIn: 0, pendingOut: 0 });
-    assert.ok(a.last.balance.confirmed < a0 + k * BLOCK_REWARD, "A's balance dropped by the payment");
+    assert.deepEqual(b.last.balance, { confirmed: AMOUNT, maturing: 0, pendingIn: 0, pendingOut: 0 });
+    assert.ok(total(a.last) < a0 + k * BLOCK_REWARD, "A's balance dropped by the payment");
   });
 });

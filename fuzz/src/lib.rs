@@ -73,7 +73,9 @@ fn base() -> &'static Ledger {
     BASE.get_or_init(|| {
         let mut ledger = Ledger::new(Params::for_tests(ROOM));
         let pay_to = owner().public_key().address();
-        for i in 1..=3u64 {
+        // Enough blocks after the first for its coinbase to mature, so payments can spend it.
+        let maturity = ledger.chain().params().coinbase_maturity;
+        for i in 1..=3 + maturity {
             let time = Timestamp(tabchain_core::params::GENESIS_TIME.0 + i * 10_000);
             let block = ledger.template(pay_to, time);
             ledger
@@ -298,7 +300,7 @@ pub fn transaction(data: &[u8]) {
     postcard_round_trip(&tx);
     let _ = tx.check();
     if repairs & 1 != 0 {
-        tx.sign_all(owner());
+        tx.sign_all(owner(), &base().chain().genesis_hash());
     }
     submit_tx(tx);
 }
@@ -582,7 +584,7 @@ pub fn samples() -> Vec<(&'static str, Vec<u8>)> {
         }],
         height: 0,
     };
-    payment.sign_all(key);
+    payment.sign_all(key, &genesis);
 
     let offer = Signal::Offer {
         session: 7,

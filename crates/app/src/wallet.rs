@@ -36,11 +36,20 @@ pub fn WalletPanel(wallet: Memo<WalletInfo>, handle: Handle) -> impl IntoView {
                 class="stat"
                 data-testid="wallet-balance"
                 data-confirmed=move || wallet.with(|w| w.confirmed.to_string())
+                data-maturing=move || wallet.with(|w| w.maturing.to_string())
                 data-pending-in=move || wallet.with(|w| w.pending_in.to_string())
                 data-pending-out=move || wallet.with(|w| w.pending_out.to_string())
             >
                 <span class="label">"balance"</span>
                 <span class="big">{move || wallet.with(|w| format_coins(w.confirmed))} " TC"</span>
+                // Fresh coinbases wait some blocks, so that a reorg cannot take back coins
+                // already passed on.
+                <span class="maturing" data-testid="wallet-maturing">
+                    {move || wallet.with(|w| match w.maturing {
+                        0 => String::new(),
+                        maturing => format!("+{} maturing", format_coins(maturing)),
+                    })}
+                </span>
                 <span class="pending">
                     {move || wallet.with(|w| match (w.pending_in, w.pending_out) {
                         (0, 0) => String::new(),

@@ -44,8 +44,12 @@ fn hundred_payments() -> (Chain, Block) {
         block
     };
     mine(&mut ledger);
+    for _ in 0..ledger.chain().params().coinbase_maturity {
+        mine(&mut ledger);
+    }
+    let genesis = ledger.chain().genesis_hash();
     let coins = ledger.spendable(&address(1));
-    let mut split = wallet(1).pay(&coins, address(1), 1, 0).unwrap();
+    let mut split = wallet(1).pay(&coins, address(1), 1, 0, &genesis).unwrap();
     split.outputs = vec![
         Output {
             value: 10,
@@ -53,7 +57,7 @@ fn hundred_payments() -> (Chain, Block) {
         };
         100
     ];
-    split.sign_all(wallet(1).key());
+    split.sign_all(wallet(1).key(), &genesis);
     ledger.submit_tx(split).unwrap();
     mine(&mut ledger);
     for coin in ledger
@@ -61,7 +65,7 @@ fn hundred_payments() -> (Chain, Block) {
         .into_iter()
         .filter(|c| c.1.output.value == 10)
     {
-        let tx = wallet(1).pay(&[coin], address(2), 9, 1).unwrap();
+        let tx = wallet(1).pay(&[coin], address(2), 9, 1, &genesis).unwrap();
         ledger.submit_tx(tx).unwrap();
     }
     let mut block = ledger.template(address(1), LATER);

@@ -4,14 +4,23 @@
 //! A classroom's hashrate jumps when tabs open or close; weighting recent blocks lets the
 //! difficulty follow within a few blocks, and the clamp keeps one odd timestamp from
 //! swinging it far.
+//!
+//! A solve time may be negative (a block stamped before its parent), and it counts as
+//! negative, as in zawy12's LWMA (github.com/zawy12/difficulty-algorithms, issue 3):
+//! consecutive solve times then add up to the real time the window spans, so a miner who
+//! stamps one block late and the next early gains nothing. Clamping each at zero instead
+//! would let every late/early pair add a late stamp's worth of time and walk the
+//! difficulty down (a timewarp). A negative solve time counts at most as the future-time
+//! limit, the furthest a valid block can be stamped ahead.
 
 use crate::params::Params;
 use crate::time::Timestamp;
 
 /// Most a difficulty moves in one block: up to this factor, or down to its inverse.
 const MAX_STEP: u64 = 2;
-/// A solve time counts as at most this many target times, so a block after a long pause
-/// (every tab stopped mining) does not drop the difficulty to nothing.
+/// A solve time counts as at most this many target times (or a target time plus the
+/// future-time limit, if that is longer), so a block after a long pause (every tab
+/// stopped mining) does not drop the difficulty to nothing.
 const MAX_SOLVE_TARGETS: u64 = 6;
 
 /// The difficulty the next block must carry, given `(time, difficulty)` of the recent
@@ -28,13 +37,21 @@ pub fn next_difficulty(
     }
     let target = u128::from(params.target_block_ms.max(1));
     let n = (window.len() - 1) as u128;
-    let (mut weighted_time, mut difficulty_sum) = (0u128, 0u128);
+    // A late stamp's solve time (up to a block plus the future limit) must count whole,
+    // or the on-time stamp after it would look like a burst of blocks and a miner could
+    // drive the difficulty up; a longer one is a pause, capped.
+    let future = i128::from(params.max_future_ms);
+    let longest = (target as i128 * i128::from(MAX_SOLVE_TARGETS)).max(target as i128 + future);
+    let (mut weighted_time, mut difficulty_sum) = (0i128, 0u128);
     for (i, pair) in window.windows(2).enumerate() {
-        let solve =
-            u128::from(pair[1].0.since(pair[0].0)).clamp(1, target * u128::from(MAX_SOLVE_TARGETS));
-        weighted_time += (i as u128 + 1) * solve;
+        let solve = i128::from(pair[1].0 .0) - i128::from(pair[0].0 .0);
+        let solve = solve.clamp(-future, longest);
+        weighted_time += (i as i128 + 1) * solve;
         difficulty_sum += u128::from(pair[1].1);
     }
+    // Negative stamps may outweigh the rest; the step clamp below bounds the result, this
+    // only keeps the division defined (zawy12 floors the sum the same way).
+    let weighted_time = weighted_time.max(1) as u128;
     // avg_difficulty * target * (1 + 2 + .. + n) / weighted_time, multiplied out so that
     // integer division comes last.
     let next = difficulty_sum * target * (n + 1) / 2 / weighted_time;
@@ -81,6 +98,31 @@ mod tests {
         assert_eq!(slow, 500);
         let instant = next_difficulty(&p, 1000, &steady(40, 0, 1000));
         assert_eq!(instant, 2000, "clamped to one step");
+    }
+
+    #[test]
+    fn stamping_blocks_late_then_early_does_not_walk_it_down() {
+        // A timewarp: blocks come every target time, but every other one is stamped as
+        // late as a valid block may be, the next one back on time. Counting only the late
+        // stamps (negative solve times clamped at zero) made the chain look three times
+        // slower than it is, block after block, down to the minimum difficulty.
+        let p = params();
+        let mut history = vec![(Timestamp(1_000_000), 1000)];
+        for i in 1..300u64 {
+            let parent = history.last().unwrap().1;
+            let difficulty = next_difficulty(&p, parent, &history);
+            let late = if i % 2 == 1 { p.max_future_ms } else { 0 };
+            history.push((
+                Timestamp(1_000_000 + i * p.target_block_ms + late),
+                difficulty,
+            ));
+        }
+        let tail = &history[200..];
+        let mean = tail.iter().map(|(_, d)| *d as f64).sum::<f64>() / tail.len() as f64;
+        // The newest stamp weighs most, so the difficulty swings block to block (up after an
+        // on-time block, down after a late one), and the swing's average is somewhat up:
+        // the late stamper pays. It does not walk down.
+        assert!((800.0..3000.0).contains(&mean), "mean difficulty {mean}");
     }
 
     #[test]

@@ -19,8 +19,11 @@ const TEMPLATE_OVERHEAD: usize = 1024;
 /// What an address holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Balance {
-    /// In coins on the active chain.
+    /// In coins on the active chain that the next block may spend.
     pub confirmed: u64,
+    /// In coinbase coins on the active chain that are not spendable yet (see
+    /// [`Params::coinbase_maturity`]).
+    pub maturing: u64,
     /// Of those, spent by transactions still waiting for a block.
     pub pending_out: u64,
     /// Paid to it by transactions still waiting for a block.
@@ -51,16 +54,25 @@ impl Ledger {
         &self.mempool
     }
 
-    /// `address`'s coins that no waiting transaction spends yet, oldest first.
+    /// `address`'s coins that the next block may spend and no waiting transaction spends
+    /// yet, oldest first.
     pub fn spendable(&self, address: &Address) -> Vec<(OutPoint, Utxo)> {
+        let rules = self.chain.next_spend_rules();
         let mut coins = self.chain.utxo().coins_of(address);
-        coins.retain(|(outpoint, _)| !self.mempool.spends(outpoint));
+        coins.retain(|(outpoint, coin)| {
+            coin.spendable_at(rules.maturity) <= rules.height && !self.mempool.spends(outpoint)
+        });
         coins
     }
 
     pub fn balance(&self, address: &Address) -> Balance {
+        let rules = self.chain.next_spend_rules();
         let mut balance = Balance::default();
         for (outpoint, coin) in self.chain.utxo().coins_of(address) {
+            if coin.spendable_at(rules.maturity) > rules.height {
+                balance.maturing += coin.output.value;
+                continue;
+            }
             balance.confirmed += coin.output.value;
             if self.mempool.spends(&outpoint) {
                 balance.pending_out += coin.output.value;
@@ -127,6 +139,7 @@ impl Ledger {
         let accepted = self.chain.process_block(block, now)?;
         if let Accepted::Stored {
             tip_change: Some(change),
+            ..
         } = &accepted
         {
             self.follow_tip(change);
@@ -135,7 +148,8 @@ impl Ledger {
     }
 
     pub fn submit_tx(&mut self, tx: Transaction) -> Result<TxId, MempoolError> {
-        self.mempool.add(tx, self.chain.utxo())
+        self.mempool
+            .add(tx, self.chain.utxo(), &self.chain.next_spend_rules())
     }
 
     fn follow_tip(&mut self, change: &TipChange) {
@@ -161,9 +175,10 @@ impl Ledger {
             })
             .collect();
         waiting.extend(self.mempool.drain());
+        let rules = self.chain.next_spend_rules();
         for tx in waiting {
             // A transaction the new chain makes invalid is simply not waiting any more.
-            let _ = self.mempool.add(tx, self.chain.utxo());
+            let _ = self.mempool.add(tx, self.chain.utxo(), &rules);
         }
     }
 }

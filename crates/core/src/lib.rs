@@ -15,6 +15,7 @@
 
 pub mod block;
 pub mod chain;
+pub mod context;
 pub mod difficulty;
 pub mod hash;
 pub mod header;
@@ -30,7 +31,8 @@ pub mod utxo;
 pub mod wallet;
 
 pub use block::{Block, BlockError};
-pub use chain::{Accepted, Chain, TipChange};
+pub use chain::{Accepted, Chain, TipChange, MAX_BRANCH_DEFICIT};
+pub use context::HeaderContext;
 pub use hash::Hash;
 pub use header::Header;
 pub use keys::{Address, KeyError, NodeId, PublicKey, SecretKey, Signature};
@@ -40,5 +42,5 @@ pub use params::{Params, COIN};
 pub use pow::PowSearch;
 pub use time::Timestamp;
 pub use tx::{Input, OutPoint, Output, Transaction, TxError, TxId};
-pub use utxo::{Utxo, UtxoSet};
+pub use utxo::{SpendRules, Utxo, UtxoSet};
 pub use wallet::{Wallet, WalletError};

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use crate::block::Block;
 use crate::tx::{OutPoint, Transaction, TxError, TxId};
-use crate::utxo::{check_payment, UtxoSet};
+use crate::utxo::{check_payment, SpendRules, UtxoSet};
 
 /// Bytes of transactions a mempool holds by default: a few full blocks' worth.
 pub const DEFAULT_MEMPOOL_BYTES: usize = 4 * 1024 * 1024;
@@ -98,9 +98,15 @@ impl Mempool {
 
     // Commands.
 
-    /// Validates `tx` against `utxo` and the waiting transactions and takes it in,
-    /// evicting lower fee rates if full.
-    pub fn add(&mut self, tx: Transaction, utxo: &UtxoSet) -> Result<TxId, MempoolError> {
+    /// Validates `tx` against `utxo` and the waiting transactions, as a payment in the
+    /// block `rules` describe (the next one), and takes it in, evicting lower fee rates
+    /// if full.
+    pub fn add(
+        &mut self,
+        tx: Transaction,
+        utxo: &UtxoSet,
+        rules: &SpendRules,
+    ) -> Result<TxId, MempoolError> {
         let txid = tx.id();
         if self.entries.contains_key(&txid) {
             return Err(MempoolError::Duplicate);
@@ -109,7 +115,7 @@ impl Mempool {
             return Err(MempoolError::Coinbase);
         }
         tx.check()?;
-        let fee = check_payment(&tx, |input, outpoint| {
+        let fee = check_payment(&tx, rules, |input, outpoint| {
             if self.spends.contains_key(outpoint) {
                 return Err(TxError::DoubleSpend { input });
             }

@@ -30,6 +30,10 @@ pub struct Params {
     pub max_future_ms: u64,
     /// How many blocks with unknown parents are kept while their ancestors are fetched.
     pub max_orphans: usize,
+    /// How many blocks a coinbase's coins wait before they can be spent: a payment built
+    /// on a fresh coinbase would vanish with it in a reorg, and so would every payment
+    /// after it that spent its coins.
+    pub coinbase_maturity: u64,
 }
 
 impl Params {
@@ -45,6 +49,7 @@ impl Params {
             block_reward: 50 * COIN,
             max_future_ms: 2 * 60 * 1000,
             max_orphans: 256,
+            coinbase_maturity: 10,
         }
     }
 
@@ -86,6 +91,7 @@ impl Params {
             &(self.retarget_window as u64).to_le_bytes(),
             &self.min_difficulty.to_le_bytes(),
             &self.block_reward.to_le_bytes(),
+            &self.coinbase_maturity.to_le_bytes(),
         ])
     }
 }

@@ -74,8 +74,10 @@ pub enum TxError {
     WrongKey { input: usize },
     #[error("input {input}'s public key is malformed")]
     BadPublicKey { input: usize },
-    #[error("input {input}'s signature is invalid")]
+    #[error("input {input}'s signature is invalid (or was made for another room)")]
     BadSignature { input: usize },
+    #[error("input {input} spends a coinbase that matures at height {matures_at}")]
+    ImmatureCoinbase { input: usize, matures_at: u64 },
     #[error("outputs pay {outputs}, more than the {inputs} the inputs hold")]
     OutputsExceedInputs { inputs: u64, outputs: u64 },
 }
@@ -102,18 +104,21 @@ impl Transaction {
         Hash::digest(&self.encode())
     }
 
-    /// What every input signs: the transaction with all signatures blanked.
-    pub fn signing_hash(&self) -> Hash {
+    /// What every input signs: the room's `genesis` hash and the transaction with all
+    /// signatures blanked. Committing to the genesis means a payment signed in one room
+    /// cannot be replayed in another where the same key holds coins.
+    pub fn signing_hash(&self, genesis: &Hash) -> Hash {
         let mut blank = self.clone();
         for input in &mut blank.inputs {
             input.signature = Signature::EMPTY;
         }
-        Hash::digest_parts(&[b"tabchain-tx/v1", &blank.encode()])
+        Hash::digest_parts(&[b"tabchain-tx/v2", &genesis.0, &blank.encode()])
     }
 
-    /// Signs every input with `key` (a wallet's transactions spend only its own coins).
-    pub fn sign_all(&mut self, key: &SecretKey) {
-        let signature = key.sign(self.signing_hash().as_bytes());
+    /// Signs every input with `key` (a wallet's transactions spend only its own coins)
+    /// for the room whose genesis is `genesis`.
+    pub fn sign_all(&mut self, key: &SecretKey, genesis: &Hash) {
+        let signature = key.sign(self.signing_hash(genesis).as_bytes());
         for input in &mut self.inputs {
             input.signature = signature;
         }
@@ -182,9 +187,11 @@ mod tests {
             }],
             height: 0,
         };
-        tx.sign_all(&key);
+        tx.sign_all(&key, &ROOM);
         tx
     }
+
+    const ROOM: Hash = Hash([7; 32]);
 
     #[test]
     fn a_well_formed_payment_passes() {
@@ -196,8 +203,21 @@ mod tests {
         let tx = payment();
         let mut other = tx.clone();
         other.inputs[0].signature = Signature([1; 64]);
-        assert_eq!(tx.signing_hash(), other.signing_hash());
+        assert_eq!(tx.signing_hash(&ROOM), other.signing_hash(&ROOM));
         assert_ne!(tx.id(), other.id());
+    }
+
+    #[test]
+    fn the_signature_commits_to_the_room() {
+        let tx = payment();
+        let key = SecretKey::from_seed([9; 32]).public_key();
+        let here = tx.signing_hash(&ROOM);
+        let elsewhere = tx.signing_hash(&Hash([8; 32]));
+        assert_ne!(here, elsewhere);
+        assert!(key.verify(here.as_bytes(), &tx.inputs[0].signature).is_ok());
+        assert!(key
+            .verify(elsewhere.as_bytes(), &tx.inputs[0].signature)
+            .is_err());
     }
 
     #[test]

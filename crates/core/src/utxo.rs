@@ -5,14 +5,40 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::block::{Block, BlockError};
+use crate::hash::Hash;
 use crate::keys::Address;
 use crate::tx::{sum_values, OutPoint, Output, Transaction, TxError};
 
-/// An unspent output and the height of the block that created it.
+/// An unspent output, the height of the block that created it, and whether a coinbase
+/// did (its coins must mature before they are spent).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Utxo {
     pub output: Output,
     pub height: u64,
+    pub coinbase: bool,
+}
+
+impl Utxo {
+    /// The first height of a block that may spend this coin under `maturity`.
+    pub fn spendable_at(&self, maturity: u64) -> u64 {
+        if self.coinbase {
+            self.height.saturating_add(maturity)
+        } else {
+            0
+        }
+    }
+}
+
+/// The rules a payment is checked under besides its coins: the room it is signed for,
+/// and the height of the block it would be in, for coinbase maturity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpendRules {
+    /// The room's genesis block hash: every signature commits to it.
+    pub genesis: Hash,
+    /// The height of the block the payment is (or would be) in.
+    pub height: u64,
+    /// How many blocks a coinbase's coins wait, from [`crate::Params`].
+    pub maturity: u64,
 }
 
 /// What a connected block spent, so a reorg can give it back.
@@ -62,13 +88,20 @@ impl UtxoSet {
     }
 
     /// Validates `block` (already checked on its own) against these coins as the block
-    /// at `height`, and applies it. On any error nothing has changed.
-    pub fn connect(&mut self, block: &Block, height: u64, reward: u64) -> Result<Undo, BlockError> {
+    /// at `rules.height` paying at most `reward` plus fees, and applies it. On any error
+    /// nothing has changed.
+    pub fn connect(
+        &mut self,
+        block: &Block,
+        rules: &SpendRules,
+        reward: u64,
+    ) -> Result<Undo, BlockError> {
+        let height = rules.height;
         let mut created: HashMap<OutPoint, Utxo> = HashMap::new();
         let mut spent: HashSet<OutPoint> = HashSet::new();
         let mut fees = 0u64;
         for (index, tx) in block.transactions.iter().enumerate().skip(1) {
-            let fee = check_payment(tx, |input, outpoint| {
+            let fee = check_payment(tx, rules, |input, outpoint| {
                 if spent.contains(outpoint) {
                     return Err(TxError::DoubleSpend { input });
                 }
@@ -137,21 +170,27 @@ fn add_outputs(coins: &mut HashMap<OutPoint, Utxo>, tx: &Transaction, height: u6
             Utxo {
                 output: *output,
                 height,
+                coinbase: tx.is_coinbase(),
             },
         );
     }
 }
 
 /// Checks payment `tx`'s inputs against the coins `lookup` finds (it names why a coin
-/// is not there) and returns the fee. Lookups and key matches come first; the costly
-/// signature checks only run once everything else holds.
+/// is not there) under `rules`, and returns the fee. Lookups, maturity and key matches
+/// come first; the costly signature checks only run once everything else holds.
 pub fn check_payment(
     tx: &Transaction,
+    rules: &SpendRules,
     mut lookup: impl FnMut(usize, &OutPoint) -> Result<Utxo, TxError>,
 ) -> Result<u64, TxError> {
     let mut values = Vec::with_capacity(tx.inputs.len());
     for (input, spend) in tx.inputs.iter().enumerate() {
         let coin = lookup(input, &spend.prev)?;
+        let matures_at = coin.spendable_at(rules.maturity);
+        if rules.height < matures_at {
+            return Err(TxError::ImmatureCoinbase { input, matures_at });
+        }
         if spend.public_key.address() != coin.output.address {
             return Err(TxError::WrongKey { input });
         }
@@ -162,7 +201,7 @@ pub fn check_payment(
     if outputs > inputs {
         return Err(TxError::OutputsExceedInputs { inputs, outputs });
     }
-    let signing_hash = tx.signing_hash();
+    let signing_hash = tx.signing_hash(&rules.genesis);
     for (input, spend) in tx.inputs.iter().enumerate() {
         spend
             .public_key

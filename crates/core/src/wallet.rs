@@ -1,5 +1,6 @@
 //! A wallet: one key, its address, and payments built from its coins with change and a fee.
 
+use crate::hash::Hash;
 use crate::keys::{Address, SecretKey, Signature};
 use crate::tx::{sum_values, Input, OutPoint, Output, Transaction};
 use crate::utxo::Utxo;
@@ -33,14 +34,16 @@ impl Wallet {
         self.key.public_key().address()
     }
 
-    /// A signed payment of `amount` to `to` plus `fee`, spending from `coins` (this
-    /// wallet's spendable coins) in the order given, with change back to this wallet.
+    /// A payment of `amount` to `to` plus `fee`, spending from `coins` (this wallet's
+    /// spendable coins) in the order given, with change back to this wallet, signed for
+    /// the room whose genesis block is `genesis`.
     pub fn pay(
         &self,
         coins: &[(OutPoint, Utxo)],
         to: Address,
         amount: u64,
         fee: u64,
+        genesis: &Hash,
     ) -> Result<Transaction, WalletError> {
         if amount == 0 {
             return Err(WalletError::ZeroAmount);
@@ -80,7 +83,7 @@ impl Wallet {
             outputs,
             height: 0,
         };
-        tx.sign_all(&self.key);
+        tx.sign_all(&self.key, genesis);
         Ok(tx)
     }
 }

@@ -55,6 +55,7 @@ fn orphans_wait_for_their_parents_then_connect() {
     );
     let Accepted::Stored {
         tip_change: Some(change),
+        ..
     } = chain.process_block(blocks[0].clone(), LATER).unwrap()
     else {
         panic!("the parent arrives and the whole branch connects");
@@ -108,8 +109,9 @@ fn most_work_wins_over_most_blocks() {
     let mut builder = Chain::new(p.clone());
     let prefix = branch(&mut builder, p.genesis().hash(), 3, 10_000, 1);
     let fork = prefix[2].hash();
-    // Slow blocks lower the difficulty; fast blocks raise it.
-    let slow = branch(&mut builder, fork, 5, 60_000, 2);
+    // Slow blocks lower the difficulty; fast blocks raise it. Each branch is built on
+    // its own copy: a builder keeps only branches close to its tip.
+    let slow = branch(&mut builder.clone(), fork, 5, 60_000, 2);
     let fast = branch(&mut builder, fork, 3, 1_000, 3);
     let work = |blocks: &[Block]| blocks.iter().map(|b| b.header.difficulty).sum::<u64>();
     assert!(
@@ -129,7 +131,7 @@ fn most_work_wins_over_most_blocks() {
 fn a_reorg_leaves_the_utxo_set_of_the_winning_branch() {
     let mut builder = Chain::new(params());
     let prefix = branch(&mut builder, genesis(), 3, 10_000, 1);
-    let losing = branch(&mut builder, prefix[2].hash(), 20, 10_000, 2);
+    let losing = branch(&mut builder.clone(), prefix[2].hash(), 20, 10_000, 2);
     let winning = branch(&mut builder, prefix[2].hash(), 21, 10_000, 3);
 
     let mut chain = Chain::new(params());
@@ -142,6 +144,7 @@ fn a_reorg_leaves_the_utxo_set_of_the_winning_branch() {
     }
     let Some(Accepted::Stored {
         tip_change: Some(change),
+        ..
     }) = outcome
     else {
         panic!("the 21st block of the winning branch moves the tip");
@@ -189,7 +192,10 @@ fn a_heavier_branch_with_an_invalid_block_is_abandoned() {
     chain.process_block(b1, LATER).unwrap();
     assert!(matches!(
         chain.process_block(b2.clone(), LATER),
-        Ok(Accepted::Stored { tip_change: None })
+        Ok(Accepted::Stored {
+            tip_change: None,
+            ..
+        })
     ));
     assert_eq!(
         chain.process_block(b3.clone(), LATER),
@@ -235,5 +241,99 @@ fn locator_and_headers_after_find_the_fork() {
             .headers_after(&[tabchain_core::Hash::ZERO], None, 100)
             .len(),
         30
+    );
+}
+
+#[test]
+fn a_branch_far_behind_the_tip_is_held_not_stored_and_buried_branches_are_pruned() {
+    let mut builder = Chain::new(params());
+    let main = branch(&mut builder.clone(), genesis(), 20, 10_000, 1);
+    // A junk branch off genesis: each block costs one block of work, while the tip is
+    // twenty ahead. Storing them would let a peer fill our storage for next to nothing.
+    let junk = branch(&mut builder, genesis(), 10, 10_000, 2);
+    let mut chain = Chain::new(params());
+    for block in &main {
+        chain.process_block(block.clone(), LATER).unwrap();
+    }
+    for block in &junk {
+        assert_eq!(
+            chain.process_block(block.clone(), LATER),
+            Ok(Accepted::Held)
+        );
+    }
+    assert_eq!(chain.stored_count(), 21, "genesis and the main chain only");
+    assert_eq!(chain.held_count(), 10);
+
+    // A rival to the tip is stored, then pruned once the tip is buried under it by more
+    // than the allowed deficit; the result names it so storage can forget it too.
+    let mut rival_builder = chain.clone();
+    let rival = branch(&mut rival_builder, main[18].hash(), 1, 10_000, 3);
+    assert!(matches!(
+        chain.process_block(rival[0].clone(), LATER),
+        Ok(Accepted::Stored {
+            tip_change: None,
+            ..
+        })
+    ));
+    let mut main_builder = chain.clone();
+    let more = branch(&mut main_builder, main[19].hash(), 8, 10_000, 1);
+    let mut pruned = Vec::new();
+    for block in &more {
+        if let Ok(Accepted::Stored { pruned: p, .. }) = chain.process_block(block.clone(), LATER) {
+            pruned.extend(p);
+        }
+    }
+    assert_eq!(pruned, [rival[0].hash()]);
+    assert!(!chain.knows(&rival[0].hash()));
+    assert_eq!(chain.stored_count(), 29);
+}
+
+#[test]
+fn a_heavier_branch_from_a_deep_fork_still_wins_block_by_block() {
+    // Two halves of a class mined apart; when they meet, the lighter half receives the
+    // other branch from the fork point on, each block far behind its own tip at first.
+    let mut builder = Chain::new(params());
+    let prefix = branch(&mut builder, genesis(), 2, 10_000, 1);
+    let ours = branch(&mut builder.clone(), prefix[1].hash(), 15, 10_000, 1);
+    let theirs = branch(&mut builder, prefix[1].hash(), 25, 10_000, 2);
+    let mut chain = Chain::new(params());
+    for block in prefix.iter().chain(&ours).chain(&theirs) {
+        chain.process_block(block.clone(), LATER).unwrap();
+    }
+    assert_eq!(chain.tip(), theirs[24].hash());
+    assert_eq!(chain.held_count(), 0);
+}
+
+#[test]
+fn header_runs_are_checked_in_context() {
+    let p = Params {
+        initial_difficulty: 16,
+        ..params()
+    };
+    let mut builder = Chain::new(p.clone());
+    // Fast blocks: the difficulty climbs.
+    let blocks = branch(&mut builder, p.genesis().hash(), 6, 1_000, 1);
+    let headers: Vec<_> = blocks.iter().map(|b| b.header).collect();
+    let chain = Chain::new(p);
+    let context = chain.check_headers(&headers, LATER).unwrap().unwrap();
+    assert_eq!(context.hash(), blocks[5].hash());
+    assert_eq!(context.height(), 6);
+
+    // A header that meets its own, lower difficulty but not the one its parent requires:
+    // header sync must refuse it as block validation would.
+    let mut cheap = headers.clone();
+    cheap[3].difficulty = 1;
+    cheap[3].nonce = 0;
+    assert!(tabchain_core::pow::solve(&mut cheap[3]));
+    let required = builder.next_difficulty(&blocks[2].hash()).unwrap();
+    assert_eq!(
+        chain.check_headers(&cheap[..4], LATER),
+        Err((
+            3,
+            BlockError::BadDifficulty {
+                expected: required,
+                got: 1
+            }
+        ))
     );
 }

@@ -12,11 +12,14 @@ fn params() -> Params {
     Params::for_tests("ledger")
 }
 
-/// A ledger where wallet 1 mined `blocks` blocks.
+/// A ledger where wallet 1 mined `blocks` blocks, and wallet 9 enough after them for
+/// wallet 1's coins to mature.
 fn funded(blocks: usize) -> Ledger {
     let mut ledger = Ledger::new(params());
-    for _ in 0..blocks {
-        let block = next(ledger.chain(), address(1));
+    let maturity = params().coinbase_maturity as usize;
+    for i in 0..blocks + maturity {
+        let miner = if i < blocks { 1 } else { 9 };
+        let block = next(ledger.chain(), address(miner));
         ledger.submit_block(block, LATER).unwrap();
     }
     ledger
@@ -26,7 +29,13 @@ fn funded(blocks: usize) -> Ledger {
 fn pay(ledger: &Ledger, coin: usize, to: u8, amount: u64, fee: u64) -> Transaction {
     let coins = ledger.spendable(&address(1));
     wallet(1)
-        .pay(&coins[coin..=coin], address(to), amount, fee)
+        .pay(
+            &coins[coin..=coin],
+            address(to),
+            amount,
+            fee,
+            &ledger.chain().genesis_hash(),
+        )
         .unwrap()
 }
 
@@ -46,7 +55,15 @@ fn the_mempool_refuses_conflicts_duplicates_and_coinbases() {
     assert_eq!(ledger.submit_tx(tx.clone()), Err(MempoolError::Duplicate));
 
     let coins = ledger.chain().utxo().coins_of(&address(1));
-    let conflict = wallet(1).pay(&coins[..1], address(3), 20, 1).unwrap();
+    let conflict = wallet(1)
+        .pay(
+            &coins[..1],
+            address(3),
+            20,
+            1,
+            &ledger.chain().genesis_hash(),
+        )
+        .unwrap();
     assert_eq!(
         ledger.submit_tx(conflict),
         Err(MempoolError::Invalid(TxError::DoubleSpend { input: 0 }))
@@ -73,9 +90,13 @@ fn a_full_mempool_keeps_the_best_fee_rates() {
     let room = low.encode().len() + mid.encode().len();
     let mut mempool = Mempool::new(room);
     let utxo = ledger.chain().utxo();
-    mempool.add(mid.clone(), utxo).unwrap();
-    mempool.add(high.clone(), utxo).unwrap();
-    assert_eq!(mempool.add(low.clone(), utxo), Err(MempoolError::Full));
+    let rules = ledger.chain().next_spend_rules();
+    mempool.add(mid.clone(), utxo, &rules).unwrap();
+    mempool.add(high.clone(), utxo, &rules).unwrap();
+    assert_eq!(
+        mempool.add(low.clone(), utxo, &rules),
+        Err(MempoolError::Full)
+    );
     let order: Vec<_> = mempool.by_priority().iter().map(|e| e.tx.id()).collect();
     assert_eq!(order, vec![high.id(), mid.id()]);
     assert!(mempool.bytes() <= room);
@@ -98,8 +119,9 @@ fn a_template_pays_the_fees_and_confirms_the_mempool() {
     assert!(ledger.mempool().is_empty());
     assert_eq!(ledger.balance(&address(2)).confirmed, 200);
     assert_eq!(
-        ledger.balance(&address(3)).confirmed,
-        params().block_reward + 10
+        ledger.balance(&address(3)).maturing,
+        params().block_reward + 10,
+        "a fresh coinbase matures first"
     );
 }
 
@@ -121,15 +143,39 @@ fn a_reorg_returns_the_losing_branchs_transactions_unless_they_conflict() {
     let mut ledger = funded(3);
     let fork = ledger.chain().tip();
     let coins = ledger.spendable(&address(1));
-    let kept = wallet(1).pay(&coins[0..1], address(2), 10, 1).unwrap();
-    let conflicted = wallet(1).pay(&coins[1..2], address(2), 10, 1).unwrap();
+    let kept = wallet(1)
+        .pay(
+            &coins[0..1],
+            address(2),
+            10,
+            1,
+            &ledger.chain().genesis_hash(),
+        )
+        .unwrap();
+    let conflicted = wallet(1)
+        .pay(
+            &coins[1..2],
+            address(2),
+            10,
+            1,
+            &ledger.chain().genesis_hash(),
+        )
+        .unwrap();
     ledger.submit_tx(kept.clone()).unwrap();
     ledger.submit_tx(conflicted.clone()).unwrap();
     mine(&mut ledger, 1);
     assert!(ledger.mempool().is_empty());
 
     // A rival branch, one block longer, spends the coin `conflicted` spent.
-    let rival_spend = wallet(1).pay(&coins[1..2], address(4), 5, 0).unwrap();
+    let rival_spend = wallet(1)
+        .pay(
+            &coins[1..2],
+            address(4),
+            5,
+            0,
+            &ledger.chain().genesis_hash(),
+        )
+        .unwrap();
     let r1 = child(
         ledger.chain(),
         fork,
@@ -141,7 +187,7 @@ fn a_reorg_returns_the_losing_branchs_transactions_unless_they_conflict() {
     ledger.submit_block(r1.clone(), LATER).unwrap();
     let r2 = child(ledger.chain(), r1.hash(), vec![], 0, address(5), 10_000);
     let outcome = ledger.submit_block(r2.clone(), LATER).unwrap();
-    assert!(matches!(outcome, Accepted::Stored { tip_change: Some(ref c) } if c.is_reorg()));
+    assert!(matches!(outcome, Accepted::Stored { tip_change: Some(ref c), .. } if c.is_reorg()));
     assert_eq!(ledger.chain().tip(), r2.hash());
 
     assert!(ledger.mempool().contains(&kept.id()));
@@ -155,30 +201,88 @@ fn the_wallet_builds_change_and_refuses_what_it_cannot_pay() {
     let ledger = funded(2);
     let coins = ledger.spendable(&address(1));
     let reward = params().block_reward;
-    let tx = wallet(1).pay(&coins, address(2), reward + 5, 2).unwrap();
+    let tx = wallet(1)
+        .pay(
+            &coins,
+            address(2),
+            reward + 5,
+            2,
+            &ledger.chain().genesis_hash(),
+        )
+        .unwrap();
     assert_eq!(tx.inputs.len(), 2);
     assert_eq!(tx.outputs[0].value, reward + 5);
     assert_eq!(tx.outputs[1].value, reward - 7);
     assert_eq!(tx.outputs[1].address, address(1));
 
     let exact = wallet(1)
-        .pay(&coins[..1], address(2), reward - 1, 1)
+        .pay(
+            &coins[..1],
+            address(2),
+            reward - 1,
+            1,
+            &ledger.chain().genesis_hash(),
+        )
         .unwrap();
     assert_eq!(exact.outputs.len(), 1, "no change output of zero");
 
     assert_eq!(
-        wallet(1).pay(&coins, address(2), 2 * reward, 1),
+        wallet(1).pay(
+            &coins,
+            address(2),
+            2 * reward,
+            1,
+            &ledger.chain().genesis_hash()
+        ),
         Err(WalletError::InsufficientFunds {
             available: 2 * reward,
             needed: 2 * reward + 1
         })
     );
     assert_eq!(
-        wallet(1).pay(&coins, address(2), 0, 1),
+        wallet(1).pay(&coins, address(2), 0, 1, &ledger.chain().genesis_hash()),
         Err(WalletError::ZeroAmount)
     );
     assert_eq!(
-        wallet(1).pay(&coins, address(2), u64::MAX, 1),
+        wallet(1).pay(
+            &coins,
+            address(2),
+            u64::MAX,
+            1,
+            &ledger.chain().genesis_hash()
+        ),
         Err(WalletError::ValueOverflow)
     );
+}
+
+#[test]
+fn coinbase_coins_mature_before_they_can_be_spent() {
+    let mut ledger = Ledger::new(params());
+    let reward = params().block_reward;
+    mine(&mut ledger, 1);
+    let fresh = ledger.balance(&address(1));
+    assert_eq!((fresh.confirmed, fresh.maturing), (0, reward));
+    assert!(ledger.spendable(&address(1)).is_empty());
+
+    // Spending it anyway is refused, naming the height it matures at.
+    let coins = ledger.chain().utxo().coins_of(&address(1));
+    let early = wallet(1)
+        .pay(&coins, address(2), 10, 1, &ledger.chain().genesis_hash())
+        .unwrap();
+    let maturity = params().coinbase_maturity;
+    assert_eq!(
+        ledger.submit_tx(early.clone()),
+        Err(MempoolError::Invalid(TxError::ImmatureCoinbase {
+            input: 0,
+            matures_at: 1 + maturity
+        }))
+    );
+    for _ in 1..maturity {
+        mine(&mut ledger, 9);
+    }
+    // The next block is at height 1 + maturity: it may spend the coin.
+    let matured = ledger.balance(&address(1));
+    assert_eq!((matured.confirmed, matured.maturing), (reward, 0));
+    assert_eq!(ledger.spendable(&address(1)).len(), 1);
+    ledger.submit_tx(early).unwrap();
 }

@@ -11,7 +11,7 @@ use common::*;
 use proptest::prelude::*;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use tabchain_core::{Block, Chain, Hash, Params, UtxoSet};
+use tabchain_core::{Block, Chain, Hash, Params, SpendRules, UtxoSet};
 
 /// A valid block of the generated tree and what the model says about it.
 struct Known {
@@ -38,15 +38,17 @@ fn generate(seed: u64, count: usize) -> Tree {
         ..Params::for_tests("properties")
     };
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    // The builder stores every valid block so blocks can be built on any of them.
-    let mut builder = Chain::new(params.clone());
-    let genesis = builder.genesis_hash();
+    // A builder for each valid block, with that block as its tip, so blocks can be built
+    // on any of them (one chain keeps only the branches near its tip).
+    let first = Chain::new(params.clone());
+    let genesis = first.genesis_hash();
+    let mut builders = HashMap::from([(genesis, first)]);
     let mut valid = HashMap::from([(
         genesis,
         Known {
             height: 0,
             work: u128::from(params.initial_difficulty),
-            utxo: builder.utxo().clone(),
+            utxo: builders[&genesis].utxo().clone(),
         },
     )]);
     let mut order = vec![genesis];
@@ -62,7 +64,9 @@ fn generate(seed: u64, count: usize) -> Tree {
         let mut payments = Vec::new();
         let mut fees = 0;
         for payer in 1..=3u8 {
-            let coins = parent_known.utxo.coins_of(&address(payer));
+            let mut coins = parent_known.utxo.coins_of(&address(payer));
+            let height = parent_known.height + 1;
+            coins.retain(|(_, c)| c.spendable_at(params.coinbase_maturity) <= height);
             if coins.is_empty() || pick(&mut rng, 2) == 0 {
                 continue;
             }
@@ -76,14 +80,14 @@ fn generate(seed: u64, count: usize) -> Tree {
             let to = address(1 + pick(&mut rng, 3) as u8);
             payments.push(
                 wallet(payer)
-                    .pay(&[coin], to, amount.min(value - fee), fee)
+                    .pay(&[coin], to, amount.min(value - fee), fee, &genesis)
                     .unwrap(),
             );
             fees += fee;
         }
         let miner = address(1 + pick(&mut rng, 3) as u8);
         let spacing = 2_000 + pick(&mut rng, 23_000);
-        let mut block = child(&builder, parent, payments, fees, miner, spacing);
+        let mut block = child(&builders[&parent], parent, payments, fees, miner, spacing);
 
         if pick(&mut rng, 10) == 0 {
             // An invalid block: its coinbase claims one unit too many. Never built on.
@@ -95,10 +99,17 @@ fn generate(seed: u64, count: usize) -> Tree {
         let height = parent_known.height + 1;
         let work = parent_known.work + u128::from(block.header.difficulty);
         let mut utxo = parent_known.utxo.clone();
-        utxo.connect(&block, height, params.block_reward)
+        let rules = SpendRules {
+            genesis,
+            height,
+            maturity: params.coinbase_maturity,
+        };
+        utxo.connect(&block, &rules, params.block_reward)
             .expect("the model's block is valid");
         let hash = block.hash();
+        let mut builder = builders[&parent].clone();
         let _ = builder.process_block(block.clone(), LATER).unwrap();
+        builders.insert(hash, builder);
         valid.insert(hash, Known { height, work, utxo });
         order.push(hash);
         blocks.push(block);
@@ -141,8 +152,24 @@ proptest! {
             shuffle(&mut arrivals, &mut rng);
             let mut chain = Chain::new(tree.params.clone());
             for block in arrivals {
-                // Invalid blocks are refused; the rest is stored or waits as an orphan.
+                // Invalid blocks are refused; the rest is stored, held while its branch
+                // is far behind, or waits as an orphan.
                 let _ = chain.process_block(block, LATER);
+            }
+            // A side branch pruned while behind is fetched again when a descendant needs
+            // it, as a node asks its peers for an orphan's missing parent.
+            for _ in 0..tree.blocks.len() {
+                let missing: Vec<&Block> = tree
+                    .blocks
+                    .iter()
+                    .filter(|b| tree.valid.contains_key(&b.hash()) && !chain.knows(&b.hash()))
+                    .collect();
+                if missing.is_empty() {
+                    break;
+                }
+                for block in missing {
+                    let _ = chain.process_block(block.clone(), LATER);
+                }
             }
             let tip = chain.tip();
             prop_assert_eq!(chain.tip_work(), best_work);

@@ -15,7 +15,8 @@ fn setup() -> (Chain, Block) {
         initial_difficulty: 64,
         ..Params::for_tests("rules")
     };
-    let chain = chain_of(params, 2, address(1));
+    let mut chain = chain_of(params, 2, address(1));
+    mature(&mut chain);
     let valid = payment_block(&chain, 10);
     (chain, valid)
 }
@@ -23,7 +24,9 @@ fn setup() -> (Chain, Block) {
 /// A block on the tip in which wallet 1 pays wallet 2 `amount` with a fee of 1.
 fn payment_block(chain: &Chain, amount: u64) -> Block {
     let coins = chain.utxo().coins_of(&address(1));
-    let tx = wallet(1).pay(&coins[..1], address(2), amount, 1).unwrap();
+    let tx = wallet(1)
+        .pay(&coins[..1], address(2), amount, 1, &chain.genesis_hash())
+        .unwrap();
     child(chain, chain.tip(), vec![tx], 1, address(1), 10_000)
 }
 
@@ -38,7 +41,8 @@ fn the_untampered_block_is_accepted() {
     assert!(matches!(
         chain.process_block(block, LATER),
         Ok(Accepted::Stored {
-            tip_change: Some(_)
+            tip_change: Some(_),
+            ..
         })
     ));
     assert_eq!(chain.tip(), hash);
@@ -148,11 +152,12 @@ fn bad_coinbase_height_and_coinbase_too_large() {
     let (mut chain, mut block) = setup();
     block.transactions[0].height += 1;
     seal(&mut block);
+    let height = chain.height() + 1;
     assert_eq!(
         refused(&mut chain, block),
         BlockError::BadCoinbaseHeight {
-            expected: 3,
-            got: 4
+            expected: height,
+            got: height + 1
         }
     );
 
@@ -180,7 +185,9 @@ fn tx_error(block: Block, chain: &mut Chain) -> TxError {
 fn double_spend_within_a_block() {
     let (mut chain, mut block) = setup();
     let coins = chain.utxo().coins_of(&address(1));
-    let again = wallet(1).pay(&coins[..1], address(3), 5, 0).unwrap();
+    let again = wallet(1)
+        .pay(&coins[..1], address(3), 5, 0, &chain.genesis_hash())
+        .unwrap();
     block.transactions.push(again);
     seal(&mut block);
     assert_eq!(
@@ -193,7 +200,7 @@ fn double_spend_within_a_block() {
 fn missing_input() {
     let (mut chain, mut block) = setup();
     block.transactions[1].inputs[0].prev.index = 7;
-    block.transactions[1].sign_all(wallet(1).key());
+    block.transactions[1].sign_all(wallet(1).key(), &chain.genesis_hash());
     seal(&mut block);
     assert_eq!(
         tx_error(block, &mut chain),
@@ -206,7 +213,7 @@ fn wrong_key_bad_key_and_bad_signature() {
     let (mut chain, mut block) = setup();
     // Wallet 2 signs for wallet 1's coin: a valid signature, by the wrong key.
     block.transactions[1].inputs[0].public_key = wallet(2).key().public_key();
-    block.transactions[1].sign_all(wallet(2).key());
+    block.transactions[1].sign_all(wallet(2).key(), &chain.genesis_hash());
     seal(&mut block);
     assert_eq!(tx_error(block, &mut chain), TxError::WrongKey { input: 0 });
 
@@ -247,8 +254,11 @@ fn wrong_key_bad_key_and_bad_signature() {
         10_000,
     );
     chain.process_block(paid, LATER).unwrap();
+    mature(&mut chain);
     let coins = chain.utxo().coins_of(&not_a_point.address());
-    let mut tx = wallet(1).pay(&coins, address(1), 5, 0).unwrap();
+    let mut tx = wallet(1)
+        .pay(&coins, address(1), 5, 0, &chain.genesis_hash())
+        .unwrap();
     tx.inputs[0].public_key = not_a_point;
     let block = child(&chain, chain.tip(), vec![tx], 0, address(1), 10_000);
     assert_eq!(
@@ -263,7 +273,7 @@ fn outputs_exceed_inputs_and_overflow() {
     let held = chain.utxo().coins_of(&address(1))[0].1.output.value;
     block.transactions[1].outputs[0].value = held + 1;
     block.transactions[1].outputs.truncate(1);
-    block.transactions[1].sign_all(wallet(1).key());
+    block.transactions[1].sign_all(wallet(1).key(), &chain.genesis_hash());
     seal(&mut block);
     assert_eq!(
         tx_error(block, &mut chain),
@@ -275,7 +285,7 @@ fn outputs_exceed_inputs_and_overflow() {
 
     let (mut chain, mut block) = setup();
     block.transactions[1].outputs[0].value = u64::MAX;
-    block.transactions[1].sign_all(wallet(1).key());
+    block.transactions[1].sign_all(wallet(1).key(), &chain.genesis_hash());
     seal(&mut block);
     assert_eq!(tx_error(block, &mut chain), TxError::ValueOverflow);
 }
@@ -297,4 +307,51 @@ fn a_hostile_block_of_any_size_costs_one_hash() {
         refused(&mut chain, block),
         BlockError::TooLarge { .. }
     ));
+}
+
+#[test]
+fn immature_coinbase() {
+    // Wallet 2's coinbase is one block too young when the payment would confirm.
+    let (mut chain, _) = setup();
+    let fresh = child(&chain, chain.tip(), vec![], 0, address(2), 10_000);
+    chain.process_block(fresh.clone(), LATER).unwrap();
+    for _ in 1..chain.params().coinbase_maturity - 1 {
+        let block = next(&chain, address(9));
+        chain.process_block(block, LATER).unwrap();
+    }
+    let coins = chain.utxo().coins_of(&address(2));
+    let tx = wallet(2)
+        .pay(&coins, address(3), 5, 0, &chain.genesis_hash())
+        .unwrap();
+    let block = child(&chain, chain.tip(), vec![tx.clone()], 0, address(1), 10_000);
+    let matures_at = chain.height_of(&fresh.hash()).unwrap() + chain.params().coinbase_maturity;
+    assert_eq!(chain.height() + 1, matures_at - 1);
+    assert_eq!(
+        tx_error(block, &mut chain),
+        TxError::ImmatureCoinbase {
+            input: 0,
+            matures_at
+        }
+    );
+    // One block later it may be spent.
+    let block = next(&chain, address(9));
+    chain.process_block(block, LATER).unwrap();
+    let block = child(&chain, chain.tip(), vec![tx], 0, address(1), 10_000);
+    assert!(chain.process_block(block, LATER).is_ok());
+}
+
+#[test]
+fn a_payment_signed_for_another_room() {
+    // The same keys hold coins in another room; a payment signed there is replayed here.
+    let (mut chain, _) = setup();
+    let coins = chain.utxo().coins_of(&address(1));
+    let elsewhere = Params::for_tests("another room").genesis().hash();
+    let tx = wallet(1)
+        .pay(&coins[..1], address(2), 10, 1, &elsewhere)
+        .unwrap();
+    let block = child(&chain, chain.tip(), vec![tx], 1, address(1), 10_000);
+    assert_eq!(
+        tx_error(block, &mut chain),
+        TxError::BadSignature { input: 0 }
+    );
 }

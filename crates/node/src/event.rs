@@ -54,6 +54,9 @@ pub enum Action {
     StopMining,
     /// Persist this block (it was accepted into the block tree).
     StoreBlock(Block),
+    /// Delete this stored block: its side branch fell too far behind the tip and the
+    /// block tree let it go.
+    ForgetBlock(Hash),
 }
 
 /// Why a link ended.

@@ -387,7 +387,8 @@ impl Node {
         amount: u64,
     ) -> Result<TxId, NodeError> {
         let coins = self.ledger.spendable(&wallet.address());
-        let tx = wallet.pay(&coins, to, amount, self.config.payment_fee)?;
+        let genesis = self.ledger.chain().genesis_hash();
+        let tx = wallet.pay(&coins, to, amount, self.config.payment_fee, &genesis)?;
         let id = tx.id();
         self.handle_event(now, Event::SubmitTx(tx))?;
         Ok(id)
@@ -998,7 +999,8 @@ impl Node {
         let accepted = self.ledger.submit_block(block, self.now);
         self.sync.block_done(&hash);
         match accepted? {
-            Accepted::Duplicate => {}
+            // A held block is not in the block tree: nothing to store or relay yet.
+            Accepted::Duplicate | Accepted::Held => {}
             Accepted::Orphan { missing } => {
                 self.orphans.insert(hash, origin);
                 if let Some(peer) = origin.peer() {
@@ -1011,11 +1013,25 @@ impl Node {
                     }
                 }
             }
-            Accepted::Stored { tip_change } => {
+            Accepted::Stored {
+                tip_change,
+                released,
+                pruned,
+            } => {
                 if let Some(change) = tip_change.as_ref().filter(|c| c.is_reorg()) {
                     self.keep_dropped(waiting, change);
                 }
+                // Held ancestors this block brought within reach are stored before it;
+                // released orphans are reported by `block_stored`.
+                for h in released {
+                    if !self.orphans.contains_key(&h) {
+                        self.sync.block_done(&h);
+                        self.report_block(h, origin);
+                    }
+                }
                 self.block_stored(hash, origin, tip_change);
+                self.actions
+                    .extend(pruned.into_iter().map(Action::ForgetBlock));
             }
         }
         Ok(())

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use tabchain_core::{Block, Hash, Ledger, Timestamp};
+use tabchain_core::{Block, Hash, Ledger, OutPoint, Timestamp, Transaction, Utxo};
 use tabchain_node::{Config, Event, Gossip, InvItem, Message, MessageKind, Node, NodeEvent};
 
 const GET_DATA: MessageKind = MessageKind::GetData;
@@ -261,29 +261,54 @@ fn extend(ledger: &mut Ledger, pay_to: u8, time: Timestamp) -> Block {
     block
 }
 
+/// Node 1's coinbase (block 1) and enough blocks after it (paying node 9) for it to
+/// mature, at times `t(1)..`; returns the blocks.
+fn matured_coin(ledger: &mut Ledger, t: impl Fn(u64) -> Timestamp) -> Vec<Block> {
+    let maturity = ledger.chain().params().coinbase_maturity;
+    (1..=1 + maturity)
+        .map(|n| extend(ledger, if n == 1 { 1 } else { 9 }, t(n)))
+        .collect()
+}
+
+/// Node 1 pays `to` from its spendable coins, signed for `ledger`'s room.
+fn payment(ledger: &Ledger, coins: &[(OutPoint, Utxo)], to: u8) -> Transaction {
+    tabchain_core::Wallet::new(key(1))
+        .pay(
+            coins,
+            key(to).public_key().address(),
+            5,
+            1,
+            &ledger.chain().genesis_hash(),
+        )
+        .unwrap()
+}
+
 #[test]
 fn a_payment_a_reorg_drops_comes_back_when_the_chain_switches_back() {
     let t = |n: u64| Timestamp(T0.0 - 100_000 + n * 1_000);
     let mut a = Ledger::new(params());
-    let b1 = extend(&mut a, 1, t(1));
+    let prefix = matured_coin(&mut a, t);
+    let h = prefix.len() as u64; // the next block's time slot
     let mut b = a.clone();
-    let a2 = extend(&mut a, 1, t(2)); // pays node 1 the coin the payment spends
-    let b_branch = [extend(&mut b, 9, t(2)), extend(&mut b, 9, t(3))];
-    let a_more = [extend(&mut a, 9, t(3)), extend(&mut a, 9, t(4))];
+    // a2 turns node 1's coinbase into the coin the payment spends.
+    let fund = payment(&a, &a.spendable(&key(1).public_key().address()), 1);
+    a.submit_tx(fund.clone()).unwrap();
+    let a2 = extend(&mut a, 9, t(h + 1));
+    assert!(a2.transactions.contains(&fund));
+    let b_branch = [extend(&mut b, 9, t(h + 1)), extend(&mut b, 9, t(h + 2))];
+    let a_more = [extend(&mut a, 9, t(h + 2)), extend(&mut a, 9, t(h + 3))];
 
     let mut x = node(1);
-    for block in [b1, a2.clone()] {
+    for block in prefix.into_iter().chain([a2.clone()]) {
         x.handle_event(T0, Event::MinedBlock(block)).unwrap();
     }
-    let coin = x.ledger().spendable(&key(1).public_key().address());
-    let wallet = tabchain_core::Wallet::new(key(1));
-    let coin_of_a2: Vec<_> = coin
+    let coin_of_a2: Vec<_> = x
+        .ledger()
+        .spendable(&key(1).public_key().address())
         .into_iter()
-        .filter(|(outpoint, _)| outpoint.txid == a2.transactions[0].id())
+        .filter(|(outpoint, _)| outpoint.txid == fund.id())
         .collect();
-    let pay = wallet
-        .pay(&coin_of_a2, key(2).public_key().address(), 5, 1)
-        .unwrap();
+    let pay = payment(x.ledger(), &coin_of_a2, 2);
     x.handle_event(T0, Event::SubmitTx(pay.clone())).unwrap();
     // Branch b has more work: its coins lack a2's, so the payment cannot wait.
     for block in b_branch {
@@ -294,7 +319,7 @@ fn a_payment_a_reorg_drops_comes_back_when_the_chain_switches_back() {
     for block in a_more {
         x.handle_event(T0, Event::MinedBlock(block)).unwrap();
     }
-    assert_eq!(x.height(), 4);
+    assert_eq!(x.height(), h + 3);
     assert!(x.ledger().mempool().contains(&pay.id()));
 }
 
@@ -302,28 +327,31 @@ fn a_payment_a_reorg_drops_comes_back_when_the_chain_switches_back() {
 fn a_payment_confirmed_on_an_abandoned_branch_waits_again_once_its_coin_returns() {
     let t = |n: u64| Timestamp(T0.0 - 100_000 + n * 1_000);
     let mut a = Ledger::new(params());
-    let b1 = extend(&mut a, 1, t(1));
+    let prefix = matured_coin(&mut a, t);
+    let h = prefix.len() as u64;
     let mut b = a.clone();
-    let a2 = extend(&mut a, 1, t(2));
+    let coinbase = a.spendable(&key(1).public_key().address());
+    let fund = payment(&a, &coinbase, 1);
+    a.submit_tx(fund.clone()).unwrap();
+    let a2 = extend(&mut a, 9, t(h + 1));
     let mut a_again = a.clone();
-    let wallet = tabchain_core::Wallet::new(key(1));
     let coins: Vec<_> = a
         .spendable(&key(1).public_key().address())
         .into_iter()
-        .filter(|(outpoint, _)| outpoint.txid == a2.transactions[0].id())
+        .filter(|(outpoint, _)| outpoint.txid == fund.id())
         .collect();
-    let pay = wallet
-        .pay(&coins, key(2).public_key().address(), 5, 1)
-        .unwrap();
+    let pay = payment(&a, &coins, 2);
     a.submit_tx(pay.clone()).unwrap();
-    let a3 = extend(&mut a, 9, t(3));
+    let a3 = extend(&mut a, 9, t(h + 2));
     assert!(a3.transactions.contains(&pay));
-    let b_branch: Vec<Block> = (2..=4).map(|n| extend(&mut b, 8, t(n))).collect();
+    // Branch b spends the coinbase elsewhere, so neither payment can wait there.
+    b.submit_tx(payment(&b, &coinbase, 3)).unwrap();
+    let b_branch: Vec<Block> = (1..=3).map(|n| extend(&mut b, 8, t(h + n))).collect();
     // The same coin again (a2), but later blocks without the payment.
-    let a_again: Vec<Block> = (3..=5).map(|n| extend(&mut a_again, 7, t(n))).collect();
+    let a_again: Vec<Block> = (2..=4).map(|n| extend(&mut a_again, 7, t(h + n))).collect();
 
     let mut x = node(1);
-    for block in [b1, a2, a3] {
+    for block in prefix.into_iter().chain([a2, a3]) {
         x.handle_event(T0, Event::MinedBlock(block)).unwrap();
     }
     for block in b_branch {
@@ -333,6 +361,6 @@ fn a_payment_confirmed_on_an_abandoned_branch_waits_again_once_its_coin_returns(
     for block in a_again {
         x.handle_event(T0, Event::MinedBlock(block)).unwrap();
     }
-    assert_eq!(x.height(), 5);
+    assert_eq!(x.height(), h + 4);
     assert!(x.ledger().mempool().contains(&pay.id()));
 }

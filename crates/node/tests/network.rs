@@ -98,8 +98,12 @@ fn a_node_whose_storage_lost_a_block_fetches_it_again() {
 fn a_partition_heals_onto_the_most_work_chain_and_losing_payments_return() {
     let seed = 13;
     let mut sim = mesh(seed, 6, 1_000);
-    // A coin for node 0, confirmed everywhere before the split.
+    // A coin for node 0, confirmed everywhere and mature before the split.
     sim.mine(0).unwrap();
+    for _ in 0..sim.node(0).ledger().chain().params().coinbase_maturity {
+        sim.run_for(1_000);
+        sim.mine(0).unwrap();
+    }
     sim.run_for(1_000);
     sim.partition(|i| i >= 3);
     // Side a: a payment, confirmed in one block. Side b: three blocks.

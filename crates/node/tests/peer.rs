@@ -493,6 +493,13 @@ fn templates_follow_the_tip_and_the_mempool() {
         _ => None,
     });
     assert_eq!(again, Some(block.hash()));
+    // Coinbases mature before they can be spent: mine until the first one has.
+    for _ in 1..params().coinbase_maturity {
+        let mut block = x.ledger().template(address, T0);
+        assert!(tabchain_core::pow::solve(&mut block.header));
+        x.handle_event(T0, Event::MinedBlock(block)).unwrap();
+    }
+    drain(&mut x);
     // A payment changes the template too; the node's wallet pays its configured fee.
     let wallet = tabchain_core::Wallet::new(key(1));
     let id = x

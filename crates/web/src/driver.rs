@@ -864,6 +864,11 @@ impl Driver {
                     store.put(&record::key_of(&block), &block.encode());
                 }
             }
+            Action::ForgetBlock(hash) => {
+                if let Some(store) = &self.store {
+                    store.delete(&hash.to_string());
+                }
+            }
         }
     }
 

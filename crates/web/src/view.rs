@@ -153,7 +153,10 @@ pub struct MinerInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct WalletInfo {
     pub address: String,
+    /// Spendable coins on the active chain.
     pub confirmed: u64,
+    /// Fresh coinbase coins on the active chain, spendable once they mature.
+    pub maturing: u64,
     pub pending_in: u64,
     pub pending_out: u64,
     pub pending: Vec<PendingRow>,
@@ -232,6 +235,7 @@ impl View {
             wallet: WalletInfo {
                 address: around.address.to_string(),
                 confirmed: balance.confirmed,
+                maturing: balance.maturing,
                 fee: node.config().payment_fee,
                 pending_in: balance.pending_in,
                 pending_out: balance.pending_out,
@@ -456,7 +460,11 @@ mod tests {
         assert!(view.chain.blocks[0].mine);
         assert_eq!(view.chain.blocks[1].miner, "genesis");
         assert_eq!((view.chain.loaded, view.chain.corrupt), (3, 1));
-        assert_eq!(view.wallet.confirmed, 50 * COIN);
+        // A fresh coinbase: not spendable until it matures.
+        assert_eq!(
+            (view.wallet.confirmed, view.wallet.maturing),
+            (0, 50 * COIN)
+        );
         assert_eq!(view.wallet.address, address.to_string());
         assert_eq!(view.peers.live.len(), 1);
         assert_eq!(view.peers.live[0].id, dialing.to_string());

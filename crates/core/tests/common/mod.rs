@@ -81,3 +81,12 @@ pub fn chain_of(params: Params, blocks: usize, miner: Address) -> Chain {
     }
     chain
 }
+
+/// Mines enough empty blocks (paying wallet 9) on the tip for every coinbase below them
+/// to mature.
+pub fn mature(chain: &mut Chain) {
+    for _ in 0..chain.params().coinbase_maturity {
+        let block = next(chain, address(9));
+        chain.process_block(block, LATER).unwrap();
+    }
+}

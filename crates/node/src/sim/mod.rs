@@ -352,7 +352,10 @@ impl Sim {
     pub fn pay(&mut self, i: usize, to: usize, amount: u64, fee: u64) -> Option<TxId> {
         let wallet = Wallet::new(SecretKey::from_seed(self.nodes[i].key_seed));
         let coins = self.node(i).ledger().spendable(&wallet.address());
-        let tx = wallet.pay(&coins, self.address(to), amount, fee).ok()?;
+        let genesis = self.node(i).ledger().chain().genesis_hash();
+        let tx = wallet
+            .pay(&coins, self.address(to), amount, fee, &genesis)
+            .ok()?;
         let txid = tx.id();
         self.call(i, Event::SubmitTx(tx.clone())).ok()?;
         self.txs.push(tx);
@@ -629,6 +632,7 @@ impl Sim {
                 self.nodes[i].stored.push(hash);
                 self.store.entry(hash).or_insert(block);
             }
+            Action::ForgetBlock(hash) => self.nodes[i].stored.retain(|h| *h != hash),
         }
     }
 

@@ -148,6 +148,7 @@ pub fn run(scenario: &Scenario) -> Report {
         config.node.gossip = Gossip::Flood;
     }
     let start = config.start;
+    let maturity = config.params.coinbase_maturity as usize;
     let mut sim = Sim::new(config);
     // The plan has its own stream, so that it does not shift with what the nodes draw.
     let mut plan_rng = Rng::new(s.seed ^ 0x5ce7_a210);
@@ -183,8 +184,13 @@ pub fn run(scenario: &Scenario) -> Report {
     miners.truncate(s.miners.max(1).min(s.nodes));
     let shares: Vec<f64> = (0..miners.len()).map(|k| 1.0 / (k + 1) as f64).collect();
 
-    // Payments start once the first block gave a miner coins.
-    let first_block = block_times.first().copied().unwrap_or(mining_start);
+    // Payments start once the first block's coinbase can be spent, as many blocks later
+    // as coinbases take to mature.
+    let first_block = block_times
+        .get(maturity.saturating_sub(1))
+        .or(block_times.last())
+        .copied()
+        .unwrap_or(mining_start);
     for _ in 0..s.txs {
         let offset = plan_rng.below(mining_end.since(first_block) + 1);
         plan.push((first_block.saturating_add(offset + 1), Step::Pay));
