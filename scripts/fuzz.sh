@@ -6,7 +6,7 @@
 #   scripts/fuzz.sh list                     the targets
 #   scripts/fuzz.sh seed                     add the encoders' valid samples to fuzz/corpus/
 #   scripts/fuzz.sh run [TARGET...]          fuzz each target in turn (all by default)
-#   scripts/fuzz.sh cmin [TARGET...]         fold new finds into fuzz/corpus/ and minimize it
+#   scripts/fuzz.sh cmin [TARGET...]         fold new finds into fuzz/corpus/, minimize, reseed
 #   scripts/fuzz.sh crash TARGET FILE        run one input (a crash artifact) again
 #
 # Environment: FUZZ_RUNS (executions per target, default 10000000), FUZZ_SECONDS (a cap
@@ -94,9 +94,12 @@ case "$command" in
             if [ -d "$FUZZ_DIR/work/$target" ]; then
                 cp "$FUZZ_DIR/work/$target/." "fuzz/corpus/$target/" -r
             fi
-            cargo fuzz cmin "${BUILD[@]}" "$target" "fuzz/corpus/$target"
+            # Edges only (no hit counts): the smallest corpus that keeps every edge.
+            cargo fuzz cmin "${BUILD[@]}" "$target" "fuzz/corpus/$target" -- -use_counters=0
             rm -rf "$FUZZ_DIR/work/$target"
         done
+        # The encoders' valid samples stay in the corpus even where others cover them.
+        seed
         ;;
     crash)
         need_cargo_fuzz
