@@ -33,15 +33,29 @@ pub struct Args {
     #[arg(long, default_value = "10")]
     pub max_errors: u32,
     /// Peers in one room.
-    #[arg(long, default_value = "64")]
+    #[arg(long, default_value = "128")]
     pub max_peers_per_room: usize,
+    /// Peers in one room from one client address (an IPv4 address, or an IPv6 /64).
+    /// Keep it below --max-peers-per-room, so that made-up identities from one
+    /// address cannot fill a room; keep it above the tabs of a class behind one NAT.
+    #[arg(long, default_value = "96", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_room_peers_per_address: u32,
     /// Rooms open at once.
     #[arg(long, default_value = "1000")]
     pub max_rooms: usize,
-    /// WebSocket connections open at once (each needs a file descriptor).
+    /// TCP connections open at once, counted from accept: HTTP requests and
+    /// WebSockets (each needs a file descriptor).
     #[arg(long, default_value = "10000")]
     pub max_connections: usize,
-    /// Time from connecting to a valid hello, e.g. 10s or 500ms.
+    /// TCP connections open at once from one client address (an IPv4 address, or an
+    /// IPv6 /64). A class behind one NAT shares one address.
+    #[arg(long, default_value = "512", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_per_address: u32,
+    /// Time from accepting a connection, or from the end of its last request, to the
+    /// end of the next request head; a half-open request is closed after it.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub header_timeout: Duration,
+    /// Time from the WebSocket upgrade to a valid hello, e.g. 10s or 500ms.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub handshake_timeout: Duration,
     /// A joined tab that sends no message for this long is closed.
@@ -99,8 +113,11 @@ impl Args {
                 burst: self.burst,
                 max_errors: self.max_errors,
                 max_peers_per_room: self.max_peers_per_room,
+                max_room_peers_per_address: self.max_room_peers_per_address as usize,
                 max_rooms: self.max_rooms,
                 max_connections: self.max_connections,
+                max_per_address: self.max_per_address as usize,
+                header_timeout: self.header_timeout,
                 handshake_timeout: self.handshake_timeout,
                 idle_timeout: self.idle_timeout,
                 ping_interval: self.ping_interval,
@@ -271,8 +288,20 @@ mod tests {
             "250ms",
             "--idle-timeout",
             "5m",
+            "--header-timeout",
+            "3s",
+            "--max-per-address",
+            "40",
+            "--max-room-peers-per-address",
+            "20",
         ]);
         let config = args.config();
+        assert_eq!(config.limits.header_timeout, Duration::from_secs(3));
+        assert_eq!(config.limits.max_per_address, 40);
+        assert_eq!(config.limits.max_room_peers_per_address, 20);
+        for zero in ["--max-per-address", "--max-room-peers-per-address"] {
+            assert!(Args::try_parse_from(["tabchain-signaling", zero, "0"]).is_err());
+        }
         assert_eq!(config.static_dir, Some(PathBuf::from("dist")));
         assert_eq!(config.limits.max_frame, 1000);
         assert_eq!(config.limits.ping_timeout, Duration::from_millis(250));

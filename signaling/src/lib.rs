@@ -2,8 +2,10 @@
 //! WebRTC offers, answers and ICE candidates; with `--static` it also serves the built
 //! site. The protocol is documented in `tabchain-signal`.
 //!
-//! Layout: `args.rs` (the command line), `state.rs` (rooms, pure), `socket.rs` (one
-//! connection from upgrade to close), `bucket.rs` (the rate limit), `metrics.rs`,
+//! Layout: `args.rs` (the command line), `accept.rs` (the accept loop and HTTP/1.1
+//! connections, with the header-read timeout), `admission.rs` (connections counted from
+//! accept, in all and per client address), `state.rs` (rooms, pure), `socket.rs` (one
+//! WebSocket from upgrade to close), `bucket.rs` (the rate limit), `metrics.rs`,
 //! `site.rs` (static files), `turn.rs` (coturn as a child process and the tabs' TURN
 //! credentials), `join.rs` (the join URL as a QR code); this file wires them into an
 //! axum router and runs it.
@@ -11,7 +13,6 @@
 //! for the sans-IO core) leaves alone.
 
 use std::future::Future;
-use std::io;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -20,13 +21,14 @@ use axum::extract::{Query, State, WebSocketUpgrade};
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::serve::ListenerExt;
-use axum::Router;
+use axum::{Extension, Router};
 use serde::Deserialize;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+mod accept;
+mod admission;
 pub mod args;
 mod bucket;
 pub mod join;
@@ -39,7 +41,8 @@ pub mod turn;
 pub use args::Args;
 pub use turn::{TurnConfig, TurnCredential, TurnError, TurnSecret};
 
-use metrics::Metrics;
+use admission::{Address, Connections};
+use metrics::{Gauges, Metrics};
 use socket::Peer;
 use state::Rooms;
 use turn::TurnServer;
@@ -59,9 +62,19 @@ pub struct Limits {
     /// Refused messages (malformed, unknown, over the rate) before the server closes.
     pub max_errors: u32,
     pub max_peers_per_room: usize,
+    /// Peers in one room from one client address (an IPv4 address or an IPv6 /64).
+    /// Below `max_peers_per_room`, so that one address's made-up identities cannot
+    /// fill a room.
+    pub max_room_peers_per_address: usize,
     pub max_rooms: usize,
+    /// Open TCP connections, counted from accept: HTTP requests and WebSockets.
     pub max_connections: usize,
-    /// From connecting to a valid `hello`.
+    /// Open TCP connections from one client address.
+    pub max_per_address: usize,
+    /// From accepting a connection (or finishing a request on it) to the end of the
+    /// next request head; bounds half-open requests and idle keep-alive connections.
+    pub header_timeout: Duration,
+    /// From the WebSocket upgrade to a valid `hello`.
     pub handshake_timeout: Duration,
     /// A joined tab that sends no message for this long is closed.
     pub idle_timeout: Duration,
@@ -83,9 +96,25 @@ impl Default for Limits {
             rate: 100,
             burst: 400,
             max_errors: 10,
-            max_peers_per_room: 64,
+            // A class of 30 with three tabs each (90) fits in one room...
+            max_peers_per_room: 128,
+            // ...even when the whole class is behind one school NAT address, and a
+            // quarter of the room stays out of any one address's reach: a student
+            // minting identities (a key is free) from an address of their own (a
+            // phone's hotspot) cannot take the room from the class, nor the class's
+            // address from the teacher or pupils on another network.
+            max_room_peers_per_address: 96,
             max_rooms: 1000,
             max_connections: 10_000,
+            // One NAT address for a class of 30: three tabs' WebSockets each, plus
+            // the up to 6 connections per host a browser opens to load the page, is
+            // 270 at the start of a lesson; 512 leaves room for reloads whose old
+            // sockets are still closing. It still takes 20 addresses to fill the server.
+            max_per_address: 512,
+            // A browser sends a request head in one packet; 10 s is generous on slow
+            // Wi-Fi, and a tenth of hyper's default (30 s), as half-open requests are
+            // the cheapest way to hold a server's sockets.
+            header_timeout: Duration::from_secs(10),
             handshake_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(3600),
             ping_interval: Duration::from_secs(10),
@@ -111,8 +140,6 @@ pub struct Config {
 pub enum ServeError {
     #[error("cannot start the TURN server")]
     Turn(#[from] TurnError),
-    #[error("the HTTP server failed")]
-    Io(#[from] io::Error),
 }
 
 /// What every connection task shares.
@@ -120,10 +147,11 @@ pub enum ServeError {
 struct Shared {
     limits: Limits,
     turn: Option<TurnConfig>,
+    connections: Arc<Connections>,
     rooms: Mutex<Rooms<Peer>>,
     metrics: Metrics,
     shutdown: CancellationToken,
-    // axum forgets upgraded sockets, so shutdown waits for their tasks here.
+    // Every connection's task and every upgraded socket's: shutdown waits for them.
     tasks: TaskTracker,
 }
 
@@ -163,9 +191,14 @@ impl Server {
             None => None,
         };
         let shared = Arc::new(Shared {
+            connections: Arc::new(Connections::new(
+                config.limits.max_connections,
+                config.limits.max_per_address,
+            )),
             rooms: Mutex::new(Rooms::new(
                 config.limits.max_rooms,
                 config.limits.max_peers_per_room,
+                config.limits.max_room_peers_per_address,
             )),
             limits: config.limits,
             turn: config.turn,
@@ -200,20 +233,10 @@ impl Server {
         if let Some(dir) = &static_dir {
             app = app.fallback_service(site::router(dir));
         }
-        let token = shared.shutdown.clone();
-        // Signals are small and latency-bound: without TCP_NODELAY, Nagle's algorithm
-        // and delayed ACKs hold some of them back by 40 ms.
-        let listener = listener.tap_io(|tcp| {
-            if let Err(err) = tcp.set_nodelay(true) {
-                tracing::debug!(%err, "cannot set TCP_NODELAY");
-            }
-        });
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                token.cancel();
-            })
-            .await?;
+        accept::accept_loop(listener, app, shared.clone(), shutdown).await;
+        // Stops the accept loop's connections (gracefully) and every WebSocket (with
+        // `shutting_down`); the listener is already closed.
+        shared.shutdown.cancel();
         shared.tasks.close();
         if tokio::time::timeout(SHUTDOWN_GRACE, shared.tasks.wait())
             .await
@@ -238,6 +261,7 @@ struct WebSocketQuery {
 
 async fn websocket(
     State(shared): State<Arc<Shared>>,
+    Extension(address): Extension<Address>,
     Query(query): Query<WebSocketQuery>,
     upgrade: WebSocketUpgrade,
 ) -> Response {
@@ -251,7 +275,7 @@ async fn websocket(
         .read_buffer_size(socket::READ_BUFFER)
         .on_upgrade(move |ws| {
             let tasks = shared.tasks.clone();
-            tasks.track_future(socket::run(ws, shared, query.room))
+            tasks.track_future(socket::run(ws, shared, address, query.room))
         })
 }
 
@@ -260,8 +284,16 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
         let rooms = shared.rooms();
         (rooms.room_count(), rooms.peer_count())
     };
+    let (connections, addresses) = shared.connections.open();
+    let gauges = Gauges {
+        connections,
+        addresses,
+        rooms,
+        peers,
+        turn: shared.turn.is_some(),
+    };
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        shared.metrics.render(rooms, peers, shared.turn.is_some()),
+        shared.metrics.render(gauges),
     )
 }

@@ -19,6 +19,12 @@ async fn main() -> ExitCode {
         .init();
     let args = Args::parse();
     let config = args.config();
+    if config.limits.max_room_peers_per_address >= config.limits.max_peers_per_room {
+        tracing::warn!(
+            "--max-room-peers-per-address is not below --max-peers-per-room: \
+             identities made up on one address can fill a room"
+        );
+    }
 
     // Each connection is a file descriptor; the default soft limit is often 1024.
     match rlimit::increase_nofile_limit(u64::MAX) {

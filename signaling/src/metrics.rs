@@ -1,32 +1,39 @@
 //! The server's counters and their Prometheus text form for `GET /metrics`.
 
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tabchain_signal::ErrorCode;
 
-/// Counters shared by every connection. Rooms and peers are not counted here: they are
-/// read from the room state when the metrics are rendered, so they cannot drift.
+/// Counters shared by every connection. Gauges (connections, rooms, peers) are not
+/// counted here: they are read from where they are kept when the metrics are
+/// rendered, so they cannot drift.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    connections: AtomicUsize,
     relayed: AtomicU64,
     turn_credentials: AtomicU64,
     refusals: [AtomicU64; ErrorCode::ALL.len()],
+    // Sockets closed at accept: over --max-connections, over --max-per-address.
+    server_full: AtomicU64,
+    address_full: AtomicU64,
+    header_timeouts: AtomicU64,
+    room_address_full: AtomicU64,
+}
+
+/// The gauges, read when the metrics are rendered.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Gauges {
+    /// Accepted TCP connections still open.
+    pub connections: usize,
+    /// Client addresses (IPv4, or IPv6 /64) those come from.
+    pub addresses: usize,
+    pub rooms: usize,
+    pub peers: usize,
+    /// Whether the server runs coturn (`--turn`).
+    pub turn: bool,
 }
 
 impl Metrics {
-    /// Counts a new connection if there is room for it; the slot frees itself when the
-    /// connection's task ends, so the gauge also shows tasks left behind.
-    pub fn try_connect(&self, max: usize) -> Option<ConnectionSlot<'_>> {
-        self.connections
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < max).then_some(n + 1)
-            })
-            .ok()
-            .map(|_| ConnectionSlot(self))
-    }
-
     pub fn relayed(&self) {
         self.relayed.fetch_add(1, Ordering::Relaxed);
     }
@@ -43,9 +50,28 @@ impl Metrics {
         self.refusals[index].fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The Prometheus text exposition format, version 0.0.4. `turn`: whether the
-    /// server runs coturn (`--turn`).
-    pub fn render(&self, rooms: usize, peers: usize, turn: bool) -> String {
+    /// A socket closed at accept, as the server is full.
+    pub fn server_full(&self) {
+        self.server_full.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A socket closed at accept, as its address holds its share.
+    pub fn address_full(&self) {
+        self.address_full.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A connection closed because no complete request head came in time.
+    pub fn header_timeout(&self) {
+        self.header_timeouts.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A join refused because the tab's address holds its share of the room.
+    pub fn room_address_full(&self) {
+        self.room_address_full.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The Prometheus text exposition format, version 0.0.4.
+    pub fn render(&self, gauges: Gauges) -> String {
         let mut out = String::new();
         let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
             let _ = writeln!(
@@ -56,20 +82,26 @@ impl Metrics {
         metric(
             "tabchain_signaling_connections",
             "gauge",
-            "Open WebSocket connections, joined or still in the handshake.",
-            self.connections.load(Ordering::Relaxed) as u64,
+            "Open TCP connections, counted from accept: HTTP requests (this scrape too), WebSockets in the handshake and joined tabs.",
+            gauges.connections as u64,
+        );
+        metric(
+            "tabchain_signaling_addresses",
+            "gauge",
+            "Client addresses (IPv4, or IPv6 /64) with an open connection.",
+            gauges.addresses as u64,
         );
         metric(
             "tabchain_signaling_rooms",
             "gauge",
             "Rooms with at least one peer.",
-            rooms as u64,
+            gauges.rooms as u64,
         );
         metric(
             "tabchain_signaling_peers",
             "gauge",
             "Peers that proved their key and are in a room.",
-            peers as u64,
+            gauges.peers as u64,
         );
         metric(
             "tabchain_signaling_messages_relayed_total",
@@ -78,10 +110,22 @@ impl Metrics {
             self.relayed.load(Ordering::Relaxed),
         );
         metric(
+            "tabchain_signaling_header_timeouts_total",
+            "counter",
+            "Connections closed because a request head was not complete within --header-timeout (half-open requests, and keep-alive connections left idle).",
+            self.header_timeouts.load(Ordering::Relaxed),
+        );
+        metric(
+            "tabchain_signaling_room_address_full_total",
+            "counter",
+            "Joins refused because the tab's address already had --max-room-peers-per-address peers in the room (also counted as room_full refusals).",
+            self.room_address_full.load(Ordering::Relaxed),
+        );
+        metric(
             "tabchain_signaling_turn_enabled",
             "gauge",
             "1 when the server runs STUN and TURN (--turn), else 0.",
-            u64::from(turn),
+            u64::from(gauges.turn),
         );
         metric(
             "tabchain_signaling_turn_credentials_issued_total",
@@ -89,6 +133,21 @@ impl Metrics {
             "TURN credentials handed to joined tabs in their welcome.",
             self.turn_credentials.load(Ordering::Relaxed),
         );
+        let name = "tabchain_signaling_connections_refused_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Sockets closed at accept, before anything is read, by the limit they hit.\n# TYPE {name} counter"
+        );
+        for (reason, count) in [
+            ("server_full", &self.server_full),
+            ("address_full", &self.address_full),
+        ] {
+            let _ = writeln!(
+                out,
+                "{name}{{reason=\"{reason}\"}} {}",
+                count.load(Ordering::Relaxed)
+            );
+        }
         let name = "tabchain_signaling_refusals_total";
         let _ = writeln!(
             out,
@@ -106,41 +165,35 @@ impl Metrics {
     }
 }
 
-/// One counted connection; dropping it uncounts it.
-#[derive(Debug)]
-pub struct ConnectionSlot<'a>(&'a Metrics);
-
-impl Drop for ConnectionSlot<'_> {
-    fn drop(&mut self) {
-        self.0.connections.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn connection_slots_stop_at_the_limit_and_free_on_drop() {
-        let metrics = Metrics::default();
-        let a = metrics.try_connect(2).unwrap();
-        let _b = metrics.try_connect(2).unwrap();
-        assert!(metrics.try_connect(2).is_none());
-        drop(a);
-        assert!(metrics.try_connect(2).is_some());
-    }
-
-    #[test]
     fn the_text_form_has_every_series() {
         let metrics = Metrics::default();
-        let _slot = metrics.try_connect(10);
         metrics.relayed();
+        metrics.address_full();
+        metrics.header_timeout();
+        metrics.header_timeout();
+        metrics.room_address_full();
         metrics.refused(ErrorCode::RoomFull);
         metrics.refused(ErrorCode::RoomFull);
         metrics.turn_credential_issued();
-        let text = metrics.render(3, 7, true);
+        let text = metrics.render(Gauges {
+            connections: 1,
+            addresses: 1,
+            rooms: 3,
+            peers: 7,
+            turn: true,
+        });
         for line in [
             "tabchain_signaling_connections 1",
+            "tabchain_signaling_addresses 1",
+            "tabchain_signaling_header_timeouts_total 2",
+            "tabchain_signaling_room_address_full_total 1",
+            "tabchain_signaling_connections_refused_total{reason=\"server_full\"} 0",
+            "tabchain_signaling_connections_refused_total{reason=\"address_full\"} 1",
             "tabchain_signaling_rooms 3",
             "tabchain_signaling_peers 7",
             "tabchain_signaling_messages_relayed_total 1",

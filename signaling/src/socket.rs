@@ -20,6 +20,7 @@ use tokio::sync::{mpsc, Notify};
 use tokio::time::{sleep_until, timeout, timeout_at, Instant, MissedTickBehavior};
 use tokio_tungstenite::tungstenite;
 
+use crate::admission::Address;
 use crate::bucket::TokenBucket;
 use crate::state::JoinError;
 use crate::{turn, Shared};
@@ -131,29 +132,18 @@ fn text(message: &ServerMessage) -> Message {
     Message::Text(message.to_json().into())
 }
 
-/// Runs one connection to its end. `room` is the raw `room` query parameter.
-pub async fn run(ws: WebSocket, shared: Arc<Shared>, room: Option<String>) {
+/// Runs one connection to its end. `room` is the raw `room` query parameter; the
+/// connection was counted (and `--max-connections` checked) when it was accepted.
+pub async fn run(ws: WebSocket, shared: Arc<Shared>, address: Address, room: Option<String>) {
     let (mut sink, mut stream) = ws.split();
-    let slot = shared.metrics.try_connect(shared.limits.max_connections);
-    let end = if slot.is_none() {
-        End::from(Refusal::new(
-            ErrorCode::ServerFull,
-            format!(
-                "the server holds its maximum of {} connections",
-                shared.limits.max_connections
-            ),
-        ))
-    } else {
-        tokio::select! {
-            biased;
-            () = shared.shutdown.cancelled() => {
-                Refusal::new(ErrorCode::ShuttingDown, "the server is shutting down").into()
-            }
-            end = session(&mut sink, &mut stream, &shared, room) => end,
+    let end = tokio::select! {
+        biased;
+        () = shared.shutdown.cancelled() => {
+            Refusal::new(ErrorCode::ShuttingDown, "the server is shutting down").into()
         }
+        end = session(&mut sink, &mut stream, &shared, address, room) => end,
     };
     goodbye(&mut sink, &mut stream, &shared, end).await;
-    drop(slot);
 }
 
 /// The handshake and the life of a member. Dropping this future (on shutdown) leaves
@@ -162,6 +152,7 @@ async fn session(
     sink: &mut Sink,
     stream: &mut Stream,
     shared: &Shared,
+    address: Address,
     room: Option<String>,
 ) -> End {
     let room: RoomName = match room.as_deref().map(str::parse) {
@@ -178,9 +169,14 @@ async fn session(
         queue,
         kick: Arc::new(Notify::new()),
     };
-    let member = match Member::join(shared, room, id, own.clone()) {
+    let member = match Member::join(shared, room, id, address, own.clone()) {
         Ok(member) => member,
-        Err(err) => return Refusal::new(err.code(), err.to_string()).into(),
+        Err(err) => {
+            if let JoinError::AddressFull { .. } = err {
+                shared.metrics.room_address_full();
+            }
+            return Refusal::new(err.code(), err.to_string()).into();
+        }
     };
     tokio::select! {
         biased;
@@ -289,6 +285,7 @@ impl<'a> Member<'a> {
         shared: &'a Shared,
         room: RoomName,
         id: NodeId,
+        address: Address,
         peer: Peer,
     ) -> Result<Member<'a>, JoinError> {
         // Outside the lock: the clock and an HMAC per tab.
@@ -297,7 +294,7 @@ impl<'a> Member<'a> {
             None => Vec::new(),
         };
         let mut rooms = shared.rooms();
-        rooms.join(&room, id, peer.clone())?;
+        rooms.join(&room, id, address, peer.clone())?;
         let peers = rooms.others(&room, &id).map(|(other, _)| *other).collect();
         if shared.turn.is_some() {
             shared.metrics.turn_credential_issued();
@@ -375,7 +372,10 @@ async fn read_loop(stream: &mut Stream, member: &Member<'_>, own: &Peer) -> End 
     let start = Instant::now();
     let mut bucket = TokenBucket::new(limits.rate, limits.burst, start);
     let mut errors = 0;
-    // Any frame, pongs included, shows the tab is alive; only messages show it active.
+    // Any frame, pongs included, shows the tab is alive; only accepted messages show
+    // it active. A refused one (malformed, binary, over the rate, to no one) does not:
+    // a signal to an unknown peer is not even counted against --max-errors (it is a
+    // race with a leave), so one every 59 minutes would hold a room's place forever.
     let (mut heard, mut active) = (start, start);
     let timer = sleep_until(start);
     tokio::pin!(timer);
@@ -415,17 +415,14 @@ async fn read_loop(stream: &mut Stream, member: &Member<'_>, own: &Peer) -> End 
                 ),
             ),
             Some(Ok(Message::Ping(_))) => continue,
-            Some(Ok(Message::Binary(_))) => {
-                active = now;
-                Refusal::binary_frame()
-            }
-            Some(Ok(Message::Text(frame))) => {
-                active = now;
-                match member.handle(&frame).await {
-                    Ok(()) => continue,
-                    Err(refusal) => refusal,
+            Some(Ok(Message::Binary(_))) => Refusal::binary_frame(),
+            Some(Ok(Message::Text(frame))) => match member.handle(&frame).await {
+                Ok(()) => {
+                    active = now;
+                    continue;
                 }
-            }
+                Err(refusal) => refusal,
+            },
         };
         if refusal.code == ErrorCode::FrameTooLarge {
             return refusal.into();

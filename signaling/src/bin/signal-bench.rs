@@ -104,9 +104,13 @@ async fn run_server(args: &Args) {
     });
     let limits = Limits {
         max_connections: args.clients as usize + 100,
+        // Every client connects from 127.0.0.1.
+        max_per_address: args.clients as usize + 100,
         max_rooms: args.clients as usize,
         max_peers_per_room: args.room_size as usize,
+        max_room_peers_per_address: args.room_size as usize,
         // Thousands of handshakes queue up behind each other on two cores.
+        header_timeout: Duration::from_secs(60),
         handshake_timeout: Duration::from_secs(60),
         ..Limits::default()
     };

@@ -2,7 +2,8 @@
 //! client for the plain routes.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -11,13 +12,13 @@ use tabchain_core::{NodeId, SecretKey};
 use tabchain_signal::{hello, ClientMessage, ErrorCode, IceServer, Nonce, RoomName, ServerMessage};
 use tabchain_signaling::{serve, Config, Limits, ServeError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{connect_async, MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::{client_async, connect_async, MaybeTlsStream, WebSocketStream};
 
 /// The upper bound on any wait for an event that should come promptly.
 pub const PATIENCE: Duration = Duration::from_secs(5);
@@ -76,27 +77,44 @@ impl TestServer {
 
     /// The `/metrics` values by series name (labels included).
     pub async fn metrics(&self) -> HashMap<String, f64> {
-        let response = http_get(self.addr, "/metrics", &[]).await;
-        assert_eq!(response.status, 200);
-        String::from_utf8(response.body)
-            .unwrap()
-            .lines()
-            .filter(|line| !line.starts_with('#'))
-            .map(|line| {
-                let (name, value) = line.rsplit_once(' ').unwrap();
-                (name.to_owned(), value.parse().unwrap())
-            })
-            .collect()
+        self.try_metrics()
+            .await
+            .expect("the server answers a scrape")
     }
 
-    /// Waits until the gauges read `connections`, `rooms` and `peers`.
+    /// The `/metrics` values, or None if the server closed the connection unanswered
+    /// (as it does at accept when a limit is reached).
+    pub async fn try_metrics(&self) -> Option<HashMap<String, f64>> {
+        self.metrics_from(IpAddr::from([127, 0, 0, 1])).await
+    }
+
+    /// The `/metrics` values, scraped from the source address `from`.
+    pub async fn metrics_from(&self, from: IpAddr) -> Option<HashMap<String, f64>> {
+        let stream = connect_from(from, self.addr).await.ok()?;
+        let response = http_get_on(stream, self.addr, "/metrics", &[]).await.ok()?;
+        assert_eq!(response.status, 200);
+        Some(
+            String::from_utf8(response.body)
+                .unwrap()
+                .lines()
+                .filter(|line| !line.starts_with('#'))
+                .map(|line| {
+                    let (name, value) = line.rsplit_once(' ').unwrap();
+                    (name.to_owned(), value.parse().unwrap())
+                })
+                .collect(),
+        )
+    }
+
+    /// Waits until the gauges read `connections` (not counting the scrape's own
+    /// connection, which the server counts like any other), `rooms` and `peers`.
     pub async fn await_gauges(&self, connections: f64, rooms: f64, peers: f64) {
         let want = [connections, rooms, peers];
         let reached = timeout(PATIENCE, async {
             loop {
                 let m = self.metrics().await;
                 let now = [
-                    m["tabchain_signaling_connections"],
+                    m["tabchain_signaling_connections"] - 1.0,
                     m["tabchain_signaling_rooms"],
                     m["tabchain_signaling_peers"],
                 ];
@@ -121,9 +139,35 @@ pub async fn open(addr: SocketAddr, query: &str) -> Ws {
     connect_async(url).await.expect("the upgrade succeeds").0
 }
 
+/// A TCP connection to `addr` from the source address `from`. Linux routes all of
+/// 127.0.0.0/8 to the loopback interface, so a test can be several clients on as
+/// many addresses.
+pub async fn connect_from(from: IpAddr, addr: SocketAddr) -> io::Result<TcpStream> {
+    let socket = TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::new(from, 0))?;
+    socket.connect(addr).await
+}
+
+/// Opens a WebSocket from the source address `from` with this raw query string; an
+/// error if the server closes the socket instead.
+pub async fn open_from(
+    from: IpAddr,
+    addr: SocketAddr,
+    query: &str,
+) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+    let stream = connect_from(from, addr).await?;
+    let url = format!("ws://{addr}/ws?{query}");
+    let (ws, _) = client_async(url, MaybeTlsStream::Plain(stream)).await?;
+    Ok(ws)
+}
+
 /// Opens a WebSocket to `room` and reads the challenge.
 pub async fn challenge(addr: SocketAddr, room: &str) -> (Ws, Nonce) {
-    let mut ws = open(addr, &format!("room={room}")).await;
+    let ws = open(addr, &format!("room={room}")).await;
+    read_challenge(ws).await
+}
+
+async fn read_challenge(mut ws: Ws) -> (Ws, Nonce) {
     match recv(&mut ws).await {
         ServerMessage::Challenge { nonce } => (ws, nonce),
         other => panic!("expected a challenge, got {other:?}"),
@@ -132,7 +176,31 @@ pub async fn challenge(addr: SocketAddr, room: &str) -> (Ws, Nonce) {
 
 /// A client that joined `room` with `key` on the server at `addr`.
 pub async fn join(addr: SocketAddr, room: &str, key: &SecretKey) -> Client {
-    let (mut ws, nonce) = challenge(addr, room).await;
+    let (ws, nonce) = challenge(addr, room).await;
+    finish_join(ws, nonce, room, key).await
+}
+
+/// Opens a WebSocket to `room` from the source address `from`, and says hello with
+/// `key`; the welcome or the refusal is for the caller to read.
+pub async fn hello_from(from: IpAddr, addr: SocketAddr, room: &str, key: &SecretKey) -> Ws {
+    let ws = open_from(from, addr, &format!("room={room}"))
+        .await
+        .expect("the upgrade succeeds");
+    let (mut ws, nonce) = read_challenge(ws).await;
+    send(&mut ws, &hello(key, &room_name(room), &nonce)).await;
+    ws
+}
+
+/// A client that joined `room` with `key` from the source address `from`.
+pub async fn join_from(from: IpAddr, addr: SocketAddr, room: &str, key: &SecretKey) -> Client {
+    let ws = open_from(from, addr, &format!("room={room}"))
+        .await
+        .expect("the upgrade succeeds");
+    let (ws, nonce) = read_challenge(ws).await;
+    finish_join(ws, nonce, room, key).await
+}
+
+async fn finish_join(mut ws: Ws, nonce: Nonce, room: &str, key: &SecretKey) -> Client {
     send(&mut ws, &hello(key, &room_name(room), &nonce)).await;
     match recv(&mut ws).await {
         ServerMessage::Welcome {
@@ -270,22 +338,35 @@ pub struct HttpResponse {
 /// A bare HTTP/1.1 GET with `Connection: close`: enough to check statuses and headers
 /// without pulling in an HTTP client.
 pub async fn http_get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> HttpResponse {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let stream = TcpStream::connect(addr).await.unwrap();
+    http_get_on(stream, addr, path, headers)
+        .await
+        .expect("a response")
+}
+
+/// [`http_get`] on a connected `stream`; an error if the server closes it unanswered.
+pub async fn http_get_on(
+    mut stream: TcpStream,
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> io::Result<HttpResponse> {
     let mut request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
     }
     request.push_str("\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
+    stream.write_all(request.as_bytes()).await?;
     let mut raw = Vec::new();
     timeout(PATIENCE, stream.read_to_end(&mut raw))
         .await
-        .expect("a response in time")
-        .unwrap();
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("a header block");
+        .expect("a response in time")?;
+    let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "closed without a response",
+        ));
+    };
     let head = String::from_utf8(raw[..split].to_vec()).unwrap();
     let mut lines = head.split("\r\n");
     let status = lines
@@ -302,9 +383,9 @@ pub async fn http_get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) ->
             (name.to_ascii_lowercase(), value.trim().to_owned())
         })
         .collect();
-    HttpResponse {
+    Ok(HttpResponse {
         status,
         headers,
         body: raw[split + 4..].to_vec(),
-    }
+    })
 }

@@ -3,6 +3,7 @@
 
 mod abuse;
 mod common;
+mod exhaustion;
 mod rooms;
 mod site;
 mod stun;

@@ -7,6 +7,7 @@ use serde_json::json;
 use tabchain_signal::{hello, ClientMessage, ErrorCode, Nonce, ServerMessage};
 use tabchain_signaling::Limits;
 use tokio::time::{timeout, Instant};
+use tokio_tungstenite::connect_async;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use crate::common::{
@@ -205,15 +206,34 @@ async fn a_full_room_and_a_full_server_refuse_newcomers() {
     send(&mut ws, &hello(&key(4), &room_name("t"), &nonce)).await;
     expect_refusal(&mut ws, ErrorCode::TooManyRooms, 1013).await;
 
+    // A full server closes a socket as soon as it accepts it (a refusal costs it
+    // nothing), so there is no WebSocket to carry an error: the upgrade fails.
     let server = TestServer::with_limits(Limits {
         max_connections: 1,
         ..Limits::default()
     })
     .await;
-    let _only = server.join("r", &key(1)).await;
+    let only = server.join("r", &key(1)).await;
     // Tried: a second connection when one is allowed.
-    let mut ws = server.open("room=r").await;
-    expect_refusal(&mut ws, ErrorCode::ServerFull, 1013).await;
+    let url = format!("ws://{}/ws?room=r", server.addr);
+    let refused = timeout(PATIENCE, connect_async(url))
+        .await
+        .expect("refused in time");
+    assert!(refused.is_err(), "a second WebSocket was upgraded");
+    drop(only);
+    // Once the first is gone, the scrape fits, and shows the refusal.
+    let metrics = timeout(PATIENCE, async {
+        loop {
+            if let Some(metrics) = server.try_metrics().await {
+                return metrics;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the server frees its slot");
+    // At least the WebSocket; scrapes tried before the slot was free count too.
+    assert!(metrics["tabchain_signaling_connections_refused_total{reason=\"server_full\"}"] >= 1.0);
 }
 
 #[tokio::test]
@@ -336,11 +356,17 @@ async fn shutdown_closes_every_socket_with_a_reason() {
 async fn a_thousand_tabs_come_and_go_and_leave_nothing_behind() {
     const TABS: u32 = 1000;
     const ROOM: u32 = 30;
-    let server = TestServer::start(Default::default()).await;
+    // All the tabs come from 127.0.0.1: the per-address limits are lifted.
+    let server = TestServer::with_limits(Limits {
+        max_per_address: TABS as usize + 10,
+        ..Limits::default()
+    })
+    .await;
     let runtime = tokio::runtime::Handle::current().metrics();
-    // Once the server answered a request it has started all its own tasks (axum spawns
-    // its shutdown watcher when it first runs): what is alive now is the baseline.
+    // Once the server answered a request (and that connection's task has ended) it
+    // runs all its own tasks: what is alive then is the baseline.
     let _ = http_get(server.addr, "/healthz", &[]).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
     let tasks_before = runtime.num_alive_tasks();
 
     let server = std::sync::Arc::new(server);
