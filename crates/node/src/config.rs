@@ -51,6 +51,13 @@ pub struct Config {
     /// Relayed signaling payloads a peer may send at once, and per second after that.
     pub relay_burst: u32,
     pub relay_per_sec: u32,
+    /// Bytes of replies (blocks, transactions, headers, peer lists) a peer's requests
+    /// may have us send at once, and per second after that; past it its requests wait.
+    pub serve_burst_bytes: u64,
+    pub serve_bytes_per_sec: u64,
+    /// Bytes of blocks whose parents are missing kept for one peer, and for all.
+    pub orphan_bytes_per_peer: usize,
+    pub orphan_bytes: usize,
     /// Misbehaviour points at which a peer is dropped and banned.
     pub score_limit: u32,
     /// RTT samples kept per peer for the UI's chart.
@@ -82,6 +89,10 @@ impl Default for Config {
             inv_per_sec: 1_000,
             relay_burst: 64,
             relay_per_sec: 20,
+            serve_burst_bytes: 4 * 1024 * 1024,
+            serve_bytes_per_sec: 1024 * 1024,
+            orphan_bytes_per_peer: 4 * 1024 * 1024,
+            orphan_bytes: 16 * 1024 * 1024,
             score_limit: 100,
             rtt_history: 32,
             dropped_history: 64,

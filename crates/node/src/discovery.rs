@@ -66,6 +66,10 @@ impl AddressBook {
         );
     }
 
+    pub(crate) fn knows(&self, id: &NodeId) -> bool {
+        *id == self.own || self.known.contains_key(id)
+    }
+
     pub(crate) fn is_banned(&self, id: &NodeId, now: Timestamp) -> bool {
         self.known
             .get(id)

@@ -8,9 +8,18 @@ use tabchain_core::{NodeId, Timestamp};
 
 use crate::message::InvItem;
 
-/// Most items wanted at once. Announcements past it are ignored until some arrive: a
-/// peer announcing junk within its budget cannot grow the table without bound.
+/// Most items of each class (blocks; transactions) wanted at once. Announcements past
+/// it are ignored until some arrive: a peer announcing junk within its budget cannot
+/// grow the table without bound. Blocks have a table of their own, so that no flood of
+/// transactions can keep a block from being fetched.
 const MAX_WANTS: usize = 16_384;
+/// Most wants of each class one peer's announcements may have open at once (Bitcoin
+/// Core's `MAX_PEER_TX_ANNOUNCEMENTS` is the same idea): past it, that peer's new
+/// announcements wait, and nobody else's do.
+const MAX_WANTS_PER_PEER: usize = 2_048;
+/// Request slots per peer only blocks may take: transactions asked of a peer never
+/// keep a block from being asked of it.
+const BLOCK_SLOTS: usize = 8;
 
 /// A set that forgets its oldest entries past a capacity: what a peer has announced or
 /// been sent. Forgetting only risks announcing something twice.
@@ -53,6 +62,10 @@ impl KnownSet {
 struct Want {
     /// Fetch order: lower first (blocks by height, transactions last).
     priority: u64,
+    /// Whose announcement made it: it counts against that peer's share.
+    origin: NodeId,
+    /// Peers it was asked of: never asked of them again.
+    tried: Vec<NodeId>,
     /// Peers that have it, in the order they said so, not yet tried.
     sources: Vec<NodeId>,
     /// Whom it is asked of now, and until when.
@@ -86,6 +99,10 @@ pub(crate) struct Fetcher {
     queue: BTreeSet<(u64, InvItem)>,
     /// Asked wants by deadline.
     deadlines: BTreeSet<(Timestamp, InvItem)>,
+    /// Open wants by origin and class (whether a block).
+    shares: HashMap<(NodeId, bool), usize>,
+    /// Open wants by class: (transactions, blocks).
+    totals: [usize; 2],
 }
 
 /// What [`Fetcher::assign`] decided.
@@ -107,6 +124,7 @@ impl Fetcher {
         match self.wants.get_mut(&item) {
             Some(want) => {
                 if want.sources.contains(&source)
+                    || want.tried.contains(&source)
                     || want.asked.is_some_and(|(peer, _)| peer == source)
                 {
                     return false;
@@ -115,13 +133,19 @@ impl Fetcher {
                 want.asked.is_none()
             }
             None => {
-                if self.wants.len() >= MAX_WANTS {
+                let block = matches!(item, InvItem::Block(_));
+                let share = self.shares.entry((source, block)).or_default();
+                if self.totals[usize::from(block)] >= MAX_WANTS || *share >= MAX_WANTS_PER_PEER {
                     return false;
                 }
+                *share += 1;
+                self.totals[usize::from(block)] += 1;
                 self.wants.insert(
                     item,
                     Want {
                         priority,
+                        origin: source,
+                        tried: Vec::new(),
                         sources: vec![source],
                         asked: None,
                     },
@@ -144,14 +168,20 @@ impl Fetcher {
         let mut out = Assignment::default();
         let queued: Vec<(u64, InvItem)> = self.queue.iter().copied().collect();
         for (priority, item) in queued {
-            if free.values().all(|&n| n == 0) {
+            let reserved = match item {
+                InvItem::Block(_) => 0,
+                InvItem::Tx(_) => BLOCK_SLOTS,
+            };
+            // Transactions come last in the queue: once they cannot go, nothing can.
+            if free.values().all(|&n| n <= reserved) {
                 break;
             }
             let want = self.wants.get_mut(&item).expect("queued items are wanted");
             want.sources.retain(|peer| free.contains_key(peer));
             if want.sources.is_empty() {
-                self.wants.remove(&item);
+                let want = self.wants.remove(&item).expect("just looked at it");
                 self.queue.remove(&(priority, item));
+                self.release_share(&item, &want);
                 out.abandoned.push(item);
                 continue;
             }
@@ -159,11 +189,12 @@ impl Fetcher {
                 .sources
                 .iter()
                 .enumerate()
-                .filter(|(_, peer)| free[peer] > 0)
+                .filter(|(_, peer)| free[peer] > reserved)
                 .max_by_key(|(i, peer)| (free[peer], std::cmp::Reverse(*i)))
                 .map(|(i, _)| i);
             let Some(best) = best else { continue };
             let peer = want.sources.remove(best);
+            want.tried.push(peer);
             *free.get_mut(&peer).expect("filtered above") -= 1;
             let deadline = now.saturating_add(timeout_ms);
             want.asked = Some((peer, deadline));
@@ -178,6 +209,18 @@ impl Fetcher {
     pub(crate) fn received(&mut self, item: &InvItem) {
         if let Some(want) = self.wants.remove(item) {
             self.unlist(item, &want);
+            self.release_share(item, &want);
+        }
+    }
+
+    fn release_share(&mut self, item: &InvItem, want: &Want) {
+        let block = matches!(item, InvItem::Block(_));
+        self.totals[usize::from(block)] -= 1;
+        if let Some(share) = self.shares.get_mut(&(want.origin, block)) {
+            *share -= 1;
+            if *share == 0 {
+                self.shares.remove(&(want.origin, block));
+            }
         }
     }
 

@@ -60,7 +60,13 @@
 //! - [`Action::Connect`] asks for a new link: reach the peer through the signaling
 //!   server, or through the mesh with [`Node::send_signal`] (the peer receives the
 //!   payload as [`Action::Signal`] and answers the same way). Report the outcome as
-//!   `PeerConnected` or [`Event::DialFailed`].
+//!   `PeerConnected` or [`Event::DialFailed`]. The node signs what it relays with its
+//!   own key and checks the origin's signature before an `Action::Signal`, so its
+//!   `from` is proven; a link that fails before its handshake bans no id.
+//! - Every peer works within budgets (see [`score`]): bytes of replies its requests
+//!   may cost, requests and wants outstanding, orphan bytes, peer lists, relays. Past
+//!   one, its requests wait or it loses points; nothing a peer sends grows without
+//!   bound.
 //! - `Err` from `handle_event` only refuses a local input (a mined block, a stored
 //!   block, a wallet's transaction); it is never caused by a peer.
 //!
@@ -82,6 +88,7 @@ pub mod link;
 mod liveness;
 pub mod message;
 pub mod node;
+mod orphans;
 pub mod peer;
 mod random;
 pub mod score;

@@ -8,7 +8,9 @@
 use serde::{Deserialize, Serialize};
 use tabchain_core::block::MAX_BLOCK_BYTES;
 use tabchain_core::tx::MAX_TX_BYTES;
-use tabchain_core::{Block, Hash, Header, NodeId, Transaction, TxId};
+use tabchain_core::{
+    Block, Hash, Header, NodeId, PublicKey, SecretKey, Signature, Timestamp, Transaction, TxId,
+};
 
 use crate::handshake::Version;
 
@@ -25,6 +27,66 @@ pub const MAX_LOCATOR: usize = 64;
 pub const MAX_PEERS_LISTED: usize = 100;
 /// Most bytes of one relayed signaling payload (an SDP offer with candidates is a few KB).
 pub const MAX_SIGNAL_BYTES: usize = 16 * 1024;
+/// Most bytes of a `Relay`'s payload: a signal in its [`SignedSignal`] envelope (a key,
+/// a signature, an expiry and length prefixes come to well under 128 bytes).
+pub const MAX_RELAY_PAYLOAD: usize = MAX_SIGNAL_BYTES + 128;
+
+/// Separates relay signatures from every other use of a node's key.
+const RELAY_DOMAIN: &[u8] = b"tabchain-relay/v1";
+
+/// A signaling payload as its origin signed it: the payload of a `Relay`. Whoever passes
+/// it on cannot change the sender, the addressee, the payload or the expiry, so a peer
+/// cannot make a node dial, or blame, someone in another's name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedSignal {
+    /// The origin's key: its id is the `Relay`'s `from`.
+    pub public_key: PublicKey,
+    /// After this the signal is stale and dropped.
+    pub expires: Timestamp,
+    pub signal: Vec<u8>,
+    /// Over the domain tag `tabchain-relay/v1`, `from`, `to`, `expires` and `signal`.
+    pub signature: Signature,
+}
+
+fn relay_signed_bytes(from: &NodeId, to: &NodeId, expires: Timestamp, signal: &[u8]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(RELAY_DOMAIN.len() + 48 + signal.len());
+    bytes.extend_from_slice(RELAY_DOMAIN);
+    bytes.extend_from_slice(&from.0);
+    bytes.extend_from_slice(&to.0);
+    bytes.extend_from_slice(&expires.millis().to_le_bytes());
+    bytes.extend_from_slice(&(signal.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(signal);
+    bytes
+}
+
+impl SignedSignal {
+    /// `signal` from the owner of `key` to `to`, good until `expires`.
+    pub fn sign(key: &SecretKey, to: &NodeId, expires: Timestamp, signal: Vec<u8>) -> SignedSignal {
+        let public_key = key.public_key();
+        let from = public_key.node_id();
+        SignedSignal {
+            signature: key.sign(&relay_signed_bytes(&from, to, expires, &signal)),
+            public_key,
+            expires,
+            signal,
+        }
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        postcard::to_stdvec(self).expect("encoding into a Vec cannot fail")
+    }
+
+    /// The envelope in `payload`, if it is one that `from` signed for `to`.
+    pub fn open(payload: &[u8], from: &NodeId, to: &NodeId) -> Option<SignedSignal> {
+        let (signed, rest) = postcard::take_from_bytes::<SignedSignal>(payload).ok()?;
+        if !rest.is_empty() || signed.public_key.node_id() != *from {
+            return None;
+        }
+        let bytes = relay_signed_bytes(from, to, signed.expires, &signed.signal);
+        signed.public_key.verify(&bytes, &signed.signature).ok()?;
+        Some(signed)
+    }
+}
 
 /// Something a node can announce and another fetch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -68,8 +130,9 @@ pub enum Message {
     GetPeers,
     /// The sender's current peers: candidates to dial, and where `Relay`s can go.
     Peers(Vec<NodeId>),
-    /// An opaque WebRTC signaling payload from `from` to `to`, passed on by a peer of
-    /// both, so that new links can be made without the signaling server.
+    /// A WebRTC signaling payload from `from` to `to`, passed on by a peer of both, so
+    /// that new links can be made without the signaling server. `payload` is a
+    /// [`SignedSignal`] that `from` signed.
     Relay {
         to: NodeId,
         from: NodeId,
@@ -146,7 +209,7 @@ impl MessageKind {
             MessageKind::GetHeaders => 48 + MAX_LOCATOR * 32,
             MessageKind::Headers => 8 + MAX_HEADERS * HEADER,
             MessageKind::Peers => 8 + MAX_PEERS_LISTED * 16,
-            MessageKind::Relay => 48 + MAX_SIGNAL_BYTES,
+            MessageKind::Relay => 48 + MAX_RELAY_PAYLOAD,
         }
     }
 }
@@ -243,7 +306,7 @@ impl Message {
             Message::GetHeaders { locator, .. } => (locator.len(), MAX_LOCATOR),
             Message::Headers(headers) => (headers.len(), MAX_HEADERS),
             Message::Peers(ids) => (ids.len(), MAX_PEERS_LISTED),
-            Message::Relay { payload, .. } => (payload.len(), MAX_SIGNAL_BYTES),
+            Message::Relay { payload, .. } => (payload.len(), MAX_RELAY_PAYLOAD),
             _ => (0, 0),
         };
         if count > max {

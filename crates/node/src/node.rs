@@ -17,10 +17,11 @@ use crate::gossip::{Fetcher, KnownSet};
 use crate::handshake::{HandshakeError, Version};
 use crate::liveness::{Liveness, Pong};
 use crate::message::{
-    DecodeError, InvItem, Message, MessageKind, MAX_HEADERS, MAX_INV_ITEMS, MAX_LOCATOR,
-    MAX_PEERS_LISTED, MAX_SIGNAL_BYTES, PROTOCOL_VERSION,
+    DecodeError, InvItem, Message, MessageKind, SignedSignal, MAX_HEADERS, MAX_INV_ITEMS,
+    MAX_LOCATOR, MAX_PEERS_LISTED, MAX_SIGNAL_BYTES, PROTOCOL_VERSION,
 };
-use crate::peer::{DroppedList, DroppedPeer, Peer, PeerState, PeerTimer};
+use crate::orphans::Orphans;
+use crate::peer::{DroppedList, DroppedPeer, Owed, Peer, PeerState, PeerTimer};
 use crate::random::Rng;
 use crate::score::Misbehaviour;
 use crate::sync::HeaderSync;
@@ -38,6 +39,16 @@ const ORPHAN_TXS: usize = 128;
 const ANNOUNCE_MAX_BLOCKS: usize = 8;
 /// New dials per topology round, so a node joining a big room does not dial everyone.
 const DIALS_PER_ROUND: usize = 4;
+/// How long a relayed signal stays good: a WebRTC offer is useless long before.
+const RELAY_TTL_MS: u64 = 30_000;
+/// Requests one peer may have waiting for their replies: honest peers have at most
+/// [`Config::max_in_flight`] items and one `GetHeaders` out with us.
+const MAX_OWED: usize = 2 * MAX_INV_ITEMS;
+/// How far above our tip a block whose parent we lack may be, unless header sync asked
+/// for it: a peer further ahead is synced with, not taken on its word.
+const ORPHAN_REACH: u64 = 16;
+/// How far below our tip a branch may fork for an orphan on it to be kept.
+const ORPHAN_FORK_DEPTH: u64 = 8;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum NodeTimer {
@@ -105,9 +116,11 @@ pub struct Node {
     syncing: bool,
     /// Whether our set of ready peers changed since we last listed it to them.
     peers_changed: bool,
-    /// Blocks waiting in the chain's orphan pool and who sent them, to report them
-    /// when their parents arrive.
+    /// Stored blocks loaded before their parents, waiting in the chain's orphan pool,
+    /// to report them when their parents arrive.
     orphans: HashMap<Hash, Origin>,
+    /// Peers' blocks whose parents we lack.
+    orphan_pool: Orphans,
     recent_txs: KnownSet,
     orphan_txs: VecDeque<Transaction>,
     mining: Option<Address>,
@@ -159,6 +172,7 @@ impl Node {
             syncing: false,
             peers_changed: false,
             orphans: HashMap::new(),
+            orphan_pool: Orphans::default(),
             recent_txs: KnownSet::new(RECENT_TXS),
             orphan_txs: VecDeque::new(),
             mining: None,
@@ -230,6 +244,16 @@ impl Node {
     /// Recently dropped peers with why and when, oldest first.
     pub fn dropped_peers(&self) -> impl Iterator<Item = &DroppedPeer> {
         self.dropped.iter()
+    }
+
+    /// Bytes of peers' blocks waiting for their parents.
+    pub fn orphan_bytes(&self) -> usize {
+        self.orphan_pool.bytes()
+    }
+
+    /// Whether `id` is refused now for misbehaving.
+    pub fn is_banned(&self, id: &NodeId) -> bool {
+        self.book.is_banned(id, self.now)
     }
 
     /// Node ids heard of, linked or not.
@@ -396,7 +420,8 @@ impl Node {
 
     /// Sends an opaque signaling payload (a WebRTC offer, answer or candidate) to `to`
     /// through the mesh: straight to it if linked, else through a peer that listed it
-    /// among its own. `to` receives it as [`Action::Signal`].
+    /// among its own. `to` receives it as [`Action::Signal`]. The node signs it with its
+    /// key, so that no peer on the way can pass off a signal of its own as ours.
     pub fn send_signal(&mut self, to: NodeId, payload: Vec<u8>) -> Result<(), SignalError> {
         if payload.len() > MAX_SIGNAL_BYTES {
             return Err(SignalError::TooLarge {
@@ -419,6 +444,8 @@ impl Node {
             routes[self.rng.index(routes.len())]
         };
         let from = self.id;
+        let expires = self.now.saturating_add(RELAY_TTL_MS);
+        let payload = SignedSignal::sign(&self.key, &to, expires, payload).encode();
         self.send(via, &Message::Relay { to, from, payload });
         Ok(())
     }
@@ -521,11 +548,15 @@ impl Node {
             self.actions.push_back(Action::Disconnect { peer, reason });
         }
         self.record_drop(peer, reason);
-        let ban = match reason {
-            DropReason::Misbehaved(_) => true,
-            DropReason::Refused(error) => error.is_forgery(),
-            _ => false,
-        };
+        // Until the handshake proves the key, the id is only what the dialler (or a
+        // forged signal) said: banning it would let anyone get an honest node banned.
+        let proven = state != PeerState::Handshaking;
+        let ban = proven
+            && match reason {
+                DropReason::Misbehaved(_) => true,
+                DropReason::Refused(error) => error.is_forgery(),
+                _ => false,
+            };
         if ban {
             self.book
                 .ban(peer, self.now.saturating_add(self.config.ban_ms));
@@ -598,9 +629,11 @@ impl Node {
             PeerTimer::Dead => self.drop_peer(peer, DropReason::Timeout),
             PeerTimer::Headers => {
                 self.sync.stop();
+                self.claim_unproven(peer);
                 self.misbehaved(peer, Misbehaviour::Withheld);
                 self.maybe_sync();
             }
+            PeerTimer::Serve => self.serve_owed(peer),
         }
     }
 
@@ -691,15 +724,9 @@ impl Node {
             Message::NotFound(items) => self.on_not_found(peer, items),
             Message::Block(block) => self.on_block(peer, block),
             Message::Tx(tx) => self.on_tx(peer, tx),
-            Message::GetHeaders { locator, stop } => {
-                let headers = self
-                    .ledger
-                    .chain()
-                    .headers_after(&locator, stop, MAX_HEADERS);
-                self.send(peer, &Message::Headers(headers));
-            }
+            Message::GetHeaders { locator, stop } => self.on_get_headers(peer, locator, stop),
             Message::Headers(headers) => self.on_headers(peer, &headers),
-            Message::GetPeers => self.list_peers_to(peer),
+            Message::GetPeers => self.on_get_peers(peer),
             Message::Peers(ids) => self.on_peers(peer, ids),
             Message::Relay { to, from, payload } => self.on_relay(peer, to, from, payload),
         }
@@ -800,12 +827,28 @@ impl Node {
         self.send(peer, &Message::Peers(ids));
     }
 
+    fn on_get_peers(&mut self, peer: NodeId) {
+        let p = self.peers.get_mut(&peer).expect("on_frame checked");
+        if !p.take_get_peers(self.now) {
+            // A list costs a hundred times the request: not on demand.
+            return self.misbehaved(peer, Misbehaviour::RequestFlood(MessageKind::GetPeers));
+        }
+        self.list_peers_to(peer);
+    }
+
     fn on_peers(&mut self, peer: NodeId, ids: Vec<NodeId>) {
         let own = self.id;
-        for id in &ids {
-            self.book.add(*id, self.now, &mut self.rng);
-        }
         let p = self.peers.get_mut(&peer).expect("on_frame checked");
+        if !p.peers_budget.take(1, self.now) {
+            return self.misbehaved(peer, Misbehaviour::PeersFlood);
+        }
+        // Ids new to the address book spend the peer's budget (Bitcoin Core's
+        // `m_addr_token_bucket`): a list of made-up ids cannot push out the real ones.
+        for id in &ids {
+            if !self.book.knows(id) && p.take_new_id(self.now) {
+                self.book.add(*id, self.now, &mut self.rng);
+            }
+        }
         p.neighbours = ids.into_iter().filter(|id| *id != own).collect();
     }
 
@@ -814,10 +857,21 @@ impl Node {
         if !p.relay_budget.take(1, self.now) {
             return self.misbehaved(peer, Misbehaviour::RelayFlood);
         }
+        let Some(signed) = SignedSignal::open(&payload, &from, &to) else {
+            // Honest relays check the signature before passing a signal on.
+            return self.misbehaved(peer, Misbehaviour::BadRelay);
+        };
         if to == self.id {
-            // Either `peer` wrote it, or passed it on for `from` after checking that
-            // `from` is the link it came in on.
-            self.actions.push_back(Action::Signal { from, payload });
+            // Clocks of tabs on different laptops disagree: allow what a block's time may.
+            let skew = self.ledger.chain().params().max_future_ms;
+            let stale = signed.expires.saturating_add(skew) < self.now;
+            let far = signed.expires > self.now.saturating_add(RELAY_TTL_MS + skew);
+            if !stale && !far {
+                self.actions.push_back(Action::Signal {
+                    from,
+                    payload: signed.signal,
+                });
+            }
         } else if from != peer {
             // Only the author may ask for a hop: no spoofed senders, no longer routes.
             self.misbehaved(peer, Misbehaviour::BadRelay);
@@ -842,7 +896,7 @@ impl Node {
                 InvItem::Block(hash) => {
                     if let Some(height) = chain.height_of(&hash) {
                         p.best_height = p.best_height.max(height);
-                    } else if !chain.knows(&hash) {
+                    } else if !chain.knows(&hash) && !self.orphan_pool.contains(&hash) {
                         self.fetch_due |= self.fetcher.want(item, peer, next_height);
                     }
                 }
@@ -871,19 +925,94 @@ impl Node {
         }
     }
 
+    /// Queues the items for `peer`, within its budget of bytes owed (Bitcoin Core's
+    /// `ProcessGetData` pauses while the peer's send buffer is full). An item named
+    /// twice, or again after it was sent, is a repeat: the reply would cost us its
+    /// size again for a few bytes of the peer's.
     fn on_get_data(&mut self, peer: NodeId, items: Vec<InvItem>) {
-        let mut missing = Vec::new();
+        let p = self.peers.get_mut(&peer).expect("on_frame checked");
+        let mut seen = std::collections::HashSet::new();
+        let mut repeated = false;
+        let mut fresh = Vec::new();
         for item in items {
-            let frame = self.frame_for(item);
-            match frame {
-                Some((kind, bytes)) => {
-                    if let Some(p) = self.peers.get_mut(&peer) {
-                        p.known.insert(item);
-                    }
-                    self.send_frame(peer, kind, bytes);
-                }
-                None => missing.push(item),
+            if !seen.insert(item) {
+                repeated = true;
+                continue;
             }
+            repeated |= p.served.contains(&item) || p.owed.contains(&Owed::Item(item));
+            fresh.push(item);
+        }
+        if p.owed.len() + fresh.len() > MAX_OWED {
+            return self.misbehaved(peer, Misbehaviour::RequestFlood(MessageKind::GetData));
+        }
+        p.owed.extend(fresh.into_iter().map(Owed::Item));
+        if repeated {
+            self.misbehaved(peer, Misbehaviour::RepeatedRequest);
+        }
+        self.serve_owed(peer);
+    }
+
+    /// One `GetHeaders` waits at a time: a newer one replaces it (an honest peer asks
+    /// again after its timeout). The same locator answered before, with our tip
+    /// unchanged since, asks for the very same reply: a repeat.
+    fn on_get_headers(&mut self, peer: NodeId, locator: Vec<Hash>, stop: Option<Hash>) {
+        let tip = self.tip();
+        let p = self.peers.get_mut(&peer).expect("on_frame checked");
+        let key = (locator, stop, tip);
+        let repeated = p.last_headers.as_ref() == Some(&key);
+        let (locator, stop, _) = key.clone();
+        p.last_headers = Some(key);
+        p.owed.retain(|owed| !matches!(owed, Owed::Headers { .. }));
+        p.owed.push_back(Owed::Headers { locator, stop });
+        if repeated {
+            self.misbehaved(peer, Misbehaviour::RepeatedRequest);
+        }
+        self.serve_owed(peer);
+    }
+
+    /// Answers `peer`'s waiting requests while its reply budget lasts; the rest wait
+    /// for [`PeerTimer::Serve`].
+    fn serve_owed(&mut self, peer: NodeId) {
+        let mut missing = Vec::new();
+        loop {
+            let Some(p) = self.peers.get_mut(&peer) else {
+                return;
+            };
+            if p.owed.is_empty() {
+                p.timers.stop(PeerTimer::Serve);
+                break;
+            }
+            if !p.serve_budget.ready(self.now) {
+                let at = p.serve_budget.ready_at();
+                p.timers.set(PeerTimer::Serve, at);
+                break;
+            }
+            let owed = p.owed.pop_front().expect("not empty");
+            let (kind, bytes) = match owed {
+                Owed::Item(item) => match self.frame_for(item) {
+                    Some(frame) => {
+                        let p = self.peers.get_mut(&peer).expect("looked up above");
+                        p.known.insert(item);
+                        p.served.insert(item);
+                        frame
+                    }
+                    None => {
+                        missing.push(item);
+                        continue;
+                    }
+                },
+                Owed::Headers { locator, stop } => {
+                    let headers = self
+                        .ledger
+                        .chain()
+                        .headers_after(&locator, stop, MAX_HEADERS);
+                    (MessageKind::Headers, Message::Headers(headers).encode())
+                }
+            };
+            if let Some(p) = self.peers.get_mut(&peer) {
+                p.serve_budget.spend(bytes.len());
+            }
+            self.send_frame(peer, kind, bytes);
         }
         if !missing.is_empty() {
             self.send(peer, &Message::NotFound(missing));
@@ -893,18 +1022,25 @@ impl Node {
     fn on_not_found(&mut self, peer: NodeId, items: Vec<InvItem>) {
         let p = self.peers.get_mut(&peer).expect("on_frame checked");
         let mut lied = false;
+        let mut txs = 0;
         for item in items {
             if p.requested.remove(&item) {
                 // A peer may honestly have lost a transaction (confirmed or evicted)
                 // since announcing it, but never a block: blocks are kept. A block we
                 // asked for and it knows of is one it announced.
                 lied |= matches!(item, InvItem::Block(_)) && p.known.contains(&item);
+                txs += usize::from(matches!(item, InvItem::Tx(_)));
                 self.fetcher.not_found(&item, peer);
                 self.fetch_due = true;
             }
         }
+        // We ask only announcers: past a few, an announcement it cannot back costs.
+        let broke = txs > 0 && !p.promises_budget.take(txs, self.now);
         if lied {
             self.misbehaved(peer, Misbehaviour::Withheld);
+        }
+        if broke {
+            self.misbehaved(peer, Misbehaviour::BrokenPromises);
         }
     }
 
@@ -925,6 +1061,12 @@ impl Node {
     fn on_block(&mut self, peer: NodeId, block: Block) {
         if !self.delivered(peer, InvItem::Block(block.hash()), MessageKind::Block) {
             return;
+        }
+        // A parent the chain holds in any form (stored, held back, waiting itself) is
+        // the chain's to connect; only a parent nobody here has makes an orphan.
+        let chain = self.ledger.chain();
+        if !chain.knows(&block.header.prev) && !chain.knows(&block.hash()) {
+            return self.keep_orphan(peer, block);
         }
         match self.accept_block(block, Origin::Peer(peer)) {
             // A clock ahead of ours is not a lie; the block is simply not taken yet.
@@ -1023,18 +1165,120 @@ impl Node {
                 }
                 // Held ancestors this block brought within reach are stored before it;
                 // released orphans are reported by `block_stored`.
-                for h in released {
-                    if !self.orphans.contains_key(&h) {
-                        self.sync.block_done(&h);
-                        self.report_block(h, origin);
+                for h in &released {
+                    if !self.orphans.contains_key(h) {
+                        self.sync.block_done(h);
+                        self.report_block(*h, origin);
                     }
                 }
                 self.block_stored(hash, origin, tip_change);
                 self.actions
                     .extend(pruned.into_iter().map(Action::ForgetBlock));
+                // Peers' orphans waiting for any block that just joined the tree.
+                for h in released.into_iter().chain([hash]) {
+                    self.release_orphans(h);
+                }
             }
         }
         Ok(())
+    }
+
+    /// A block from `peer` whose parent we lack: checked on its own, held to the
+    /// lowest difficulty any branch we could be shown would demand at its height, and
+    /// kept within the peer's share of the pool while its ancestors are fetched.
+    fn keep_orphan(&mut self, peer: NodeId, block: Block) {
+        let hash = block.hash();
+        if let Err(error) = block.check() {
+            return self.misbehaved(peer, Misbehaviour::InvalidBlock(error));
+        }
+        let height = block.coinbase().map_or(0, |tx| tx.height);
+        if !self.sync.has(&hash) {
+            // Header sync checked the headers it asked blocks for; anything else is taken
+            // on the sender's word only near our tip.
+            match self.lowest_difficulty(height) {
+                None => {
+                    if self.sync.peer().is_none() {
+                        self.start_headers(peer);
+                    }
+                    return;
+                }
+                Some(floor) if block.header.difficulty < floor => {
+                    return self.misbehaved(peer, Misbehaviour::LowWorkOrphan);
+                }
+                Some(_) => {}
+            }
+        }
+        let bytes = Message::block_frame(&block).len();
+        let missing = self.orphan_pool.missing_ancestor(block.header.prev);
+        self.orphan_pool.insert(
+            hash,
+            block,
+            peer,
+            bytes,
+            self.config.orphan_bytes_per_peer,
+            self.config.orphan_bytes,
+        );
+        // Fetch the missing parent from whoever sent the child, and, since more may be
+        // missing, ask that peer for headers too.
+        let priority = self.height() + 1;
+        self.fetch_due |= self.fetcher.want(InvItem::Block(missing), peer, priority);
+        if self.sync.peer().is_none() {
+            self.start_headers(peer);
+        }
+    }
+
+    /// The lowest difficulty a block at `height` could be asked for on any branch that
+    /// forks from our active chain within [`ORPHAN_FORK_DEPTH`] of the tip, however
+    /// slowly its blocks came: the same idea as Bitcoin Core's
+    /// `PermittedDifficultyTransition`, worked out with the chain's own retarget rule.
+    /// `None` if the height is out of reach.
+    fn lowest_difficulty(&self, height: u64) -> Option<u64> {
+        let chain = self.ledger.chain();
+        let params = chain.params();
+        let tip = chain.height();
+        if height == 0 || height > tip.saturating_add(ORPHAN_REACH) {
+            return None;
+        }
+        let first = tip.saturating_sub(ORPHAN_FORK_DEPTH);
+        let last = tip.min(height - 1);
+        if first > last {
+            return None;
+        }
+        // Longer than any solve time the rule counts, so each step is the largest drop.
+        let pause = params.target_block_ms.saturating_mul(1_000);
+        let header_at = |h: u64| Some(chain.block(&chain.hash_at(h)?)?.header);
+        (first..=last)
+            .filter_map(|fork| {
+                let start = fork
+                    .saturating_sub(params.retarget_window as u64 + 1)
+                    .max(1);
+                let mut recent: Vec<(tabchain_core::Timestamp, u64)> = (start..=fork)
+                    .filter_map(header_at)
+                    .map(|h| (h.time, h.difficulty))
+                    .collect();
+                let mut parent = header_at(fork)?.difficulty;
+                let mut time = header_at(fork)?.time;
+                for _ in fork + 1..height {
+                    parent = tabchain_core::difficulty::next_difficulty(params, parent, &recent);
+                    time = time.saturating_add(pause);
+                    recent.push((time, parent));
+                }
+                Some(tabchain_core::difficulty::next_difficulty(
+                    params, parent, &recent,
+                ))
+            })
+            .min()
+    }
+
+    /// Hands the chain the peers' orphans that `parent` (just stored) was missing.
+    fn release_orphans(&mut self, parent: Hash) {
+        for (block, from) in self.orphan_pool.take_children(&parent) {
+            if let Err(error) = self.accept_block(block, Origin::Peer(from)) {
+                if error != BlockError::TimeTooNew {
+                    self.misbehaved(from, Misbehaviour::InvalidBlock(error));
+                }
+            }
+        }
     }
 
     fn block_stored(&mut self, hash: Hash, origin: Origin, tip_change: Option<TipChange>) {
@@ -1229,6 +1473,30 @@ impl Node {
         );
     }
 
+    /// `peer` finished showing its chain at `shown` height: if it claimed more (a height,
+    /// a best block we still do not have), it is held to what it showed, so the next
+    /// sync goes to someone else, and the empty promise costs it (Bitcoin Core rotates
+    /// a headers-sync peer that does not deliver, `m_headers_sync_timeout`).
+    fn check_promise(&mut self, peer: NodeId, shown: u64) {
+        let Some(p) = self.peers.get(&peer) else {
+            return;
+        };
+        let (claimed_hash, claimed) = (p.best_hash, p.best_height);
+        if claimed > shown && !self.has_header_in_tree(&claimed_hash) {
+            self.claim_unproven(peer);
+            self.misbehaved(peer, Misbehaviour::EmptyPromise);
+        }
+    }
+
+    /// Forgets what `peer` claimed beyond what it showed: its best is our tip's height.
+    fn claim_unproven(&mut self, peer: NodeId) {
+        let (height, tip) = (self.height(), self.tip());
+        if let Some(p) = self.peers.get_mut(&peer) {
+            p.best_height = p.best_height.min(height);
+            p.best_hash = tip;
+        }
+    }
+
     /// Starts header sync with the peer furthest ahead whose best block we do not know.
     fn maybe_sync(&mut self) {
         if self.sync.peer().is_some() {
@@ -1272,9 +1540,14 @@ impl Node {
                     self.request_headers(peer, locator);
                 } else {
                     self.sync.stop();
+                    self.check_promise(peer, height);
                 }
             }
-            Ok(None) => self.sync.stop(),
+            Ok(None) => {
+                self.sync.stop();
+                let height = self.height();
+                self.check_promise(peer, height);
+            }
         }
         self.maybe_sync();
         self.release_sync_window();
@@ -1288,6 +1561,9 @@ impl Node {
             .sync
             .in_window(self.height(), self.config.download_window);
         for (height, hash) in window {
+            if self.orphan_pool.contains(&hash) {
+                continue;
+            }
             if self.ledger.chain().knows(&hash) {
                 self.sync.block_done(&hash);
                 continue;

@@ -10,11 +10,39 @@ use crate::config::Config;
 use crate::gossip::KnownSet;
 use crate::liveness::Liveness;
 use crate::message::InvItem;
-use crate::score::Budget;
+use crate::score::{Budget, ByteBudget};
 use crate::timer::{TimerKind, Timers};
 
 /// Inventory remembered per peer.
 const KNOWN_PER_PEER: usize = 4_096;
+/// `GetPeers` a peer may send at once, and how many seconds it must wait between more
+/// after that: honest nodes ask one random peer every 30 s, and each peer once at the
+/// handshake.
+const GET_PEERS_BURST: u32 = 3;
+const GET_PEERS_EVERY_S: u32 = 10;
+/// Unasked `Peers` a peer may send at once and per second: an honest node lists its
+/// links once a topology round (about a second) when they changed.
+const PEERS_BURST: u32 = 8;
+const PEERS_PER_SEC: u32 = 1;
+/// New ids a peer may add to the address book at once, and one per this many seconds
+/// after: Bitcoin Core's address budget (`MAX_ADDR_PROCESSING_TOKEN_BUCKET`, 0.1/s).
+const NEW_IDS_BURST: u32 = 100;
+const NEW_ID_EVERY_S: u32 = 10;
+/// `NotFound`s for announced transactions tolerated at once and per second: a payment
+/// can be mined between its `Inv` and our `GetData` (gossipsub's
+/// `behaviour_penalty_threshold`: a few broken promises are noise).
+const BROKEN_PROMISES_BURST: u32 = 64;
+const BROKEN_PROMISES_PER_SEC: u32 = 4;
+
+/// A request of the peer's waiting for its reply, in arrival order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Owed {
+    Item(InvItem),
+    Headers {
+        locator: Vec<Hash>,
+        stop: Option<Hash>,
+    },
+}
 
 /// Where a link stands, as the UI shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -38,6 +66,8 @@ pub(crate) enum PeerTimer {
     Dead,
     /// Our `GetHeaders` must be answered by then.
     Headers,
+    /// The reply budget has room again for what the peer's requests are owed.
+    Serve,
 }
 
 impl TimerKind for PeerTimer {
@@ -46,6 +76,7 @@ impl TimerKind for PeerTimer {
         PeerTimer::Stale,
         PeerTimer::Dead,
         PeerTimer::Headers,
+        PeerTimer::Serve,
     ];
     fn index(self) -> usize {
         self as usize
@@ -65,7 +96,7 @@ pub struct Peer {
     pub(crate) best_hash: Hash,
     /// Set when the handshake is done.
     pub(crate) liveness: Option<Liveness>,
-    pub(crate) timers: Timers<PeerTimer, 4>,
+    pub(crate) timers: Timers<PeerTimer, 5>,
     pub(crate) score: u32,
     /// What it announced, sent, or was sent or announced by us.
     pub(crate) known: KnownSet,
@@ -73,6 +104,17 @@ pub struct Peer {
     pub(crate) requested: HashSet<InvItem>,
     pub(crate) inv_budget: Budget,
     pub(crate) relay_budget: Budget,
+    /// Replies its requests may cost, and the requests waiting for room.
+    pub(crate) serve_budget: ByteBudget,
+    pub(crate) owed: VecDeque<Owed>,
+    /// Items sent on its requests: a second request for one is a repeat.
+    pub(crate) served: KnownSet,
+    /// The last `GetHeaders` answered, and our tip then: the same again is a repeat.
+    pub(crate) last_headers: Option<(Vec<Hash>, Option<Hash>, Hash)>,
+    pub(crate) get_peers_budget: Budget,
+    pub(crate) peers_budget: Budget,
+    pub(crate) new_ids_budget: Budget,
+    pub(crate) promises_budget: Budget,
     /// The peers it listed in its last `Peers`: where a `Relay` through it can go.
     pub(crate) neighbours: BTreeSet<NodeId>,
     pub(crate) bytes_in: u64,
@@ -102,6 +144,18 @@ impl Peer {
             requested: HashSet::new(),
             inv_budget: Budget::new(config.inv_burst, config.inv_per_sec, now),
             relay_budget: Budget::new(config.relay_burst, config.relay_per_sec, now),
+            serve_budget: ByteBudget::new(
+                config.serve_burst_bytes,
+                config.serve_bytes_per_sec,
+                now,
+            ),
+            owed: VecDeque::new(),
+            served: KnownSet::new(KNOWN_PER_PEER),
+            last_headers: None,
+            get_peers_budget: Budget::new(GET_PEERS_BURST * GET_PEERS_EVERY_S, 1, now),
+            peers_budget: Budget::new(PEERS_BURST, PEERS_PER_SEC, now),
+            new_ids_budget: Budget::new(NEW_IDS_BURST * NEW_ID_EVERY_S, 1, now),
+            promises_budget: Budget::new(BROKEN_PROMISES_BURST, BROKEN_PROMISES_PER_SEC, now),
             neighbours: BTreeSet::new(),
             bytes_in: 0,
             bytes_out: 0,
@@ -170,6 +224,16 @@ impl Peer {
     /// The peer's own peers, as it last listed them.
     pub fn neighbours(&self) -> impl Iterator<Item = NodeId> + '_ {
         self.neighbours.iter().copied()
+    }
+
+    /// `GetPeers` cost: one request every [`GET_PEERS_EVERY_S`] seconds.
+    pub(crate) fn take_get_peers(&mut self, now: Timestamp) -> bool {
+        self.get_peers_budget.take(GET_PEERS_EVERY_S as usize, now)
+    }
+
+    /// Whether one more new id from this peer may enter the address book.
+    pub(crate) fn take_new_id(&mut self, now: Timestamp) -> bool {
+        self.new_ids_budget.take(NEW_ID_EVERY_S as usize, now)
     }
 
     pub(crate) fn free_slots(&self, config: &Config) -> usize {

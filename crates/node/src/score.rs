@@ -31,6 +31,27 @@ pub enum Misbehaviour {
     BadRelay,
     #[error("relayed more signals than its budget")]
     RelayFlood,
+    /// One `GetData` naming an item twice, or asking again for what it was just sent.
+    #[error("asked again for what it was sent")]
+    RepeatedRequest,
+    /// More requests waiting to be served than any honest peer has outstanding, or
+    /// `GetPeers` faster than any honest peer asks.
+    #[error("sent {0:?} past its request budget")]
+    RequestFlood(MessageKind),
+    /// Announced transactions, then said `NotFound` more often than a race with a block
+    /// explains (gossipsub's broken promises, P7).
+    #[error("announced what it then did not have, too often")]
+    BrokenPromises,
+    /// Claimed a chain and then did not show it: no headers, or fewer than it claimed.
+    #[error("claimed a better chain than the headers it sent")]
+    EmptyPromise,
+    /// Sent `Peers` unasked faster than any honest peer lists its links.
+    #[error("sent peer lists past its budget")]
+    PeersFlood,
+    /// A block whose parent we lack, with less work than any chain we could be shown
+    /// would demand there.
+    #[error("sent an orphan block below the lowest difficulty the chain allows")]
+    LowWorkOrphan,
 }
 
 impl Misbehaviour {
@@ -44,7 +65,14 @@ impl Misbehaviour {
             | Misbehaviour::InvalidHeaders
             | Misbehaviour::InvFlood
             | Misbehaviour::BadRelay
-            | Misbehaviour::RelayFlood => 100,
+            | Misbehaviour::RelayFlood
+            | Misbehaviour::RequestFlood(MessageKind::GetData)
+            | Misbehaviour::LowWorkOrphan => 100,
+            Misbehaviour::RequestFlood(_)
+            | Misbehaviour::RepeatedRequest
+            | Misbehaviour::BrokenPromises
+            | Misbehaviour::EmptyPromise
+            | Misbehaviour::PeersFlood => 20,
             Misbehaviour::InvalidTx(_) => 50,
             Misbehaviour::UnrequestedData(_) => 25,
             Misbehaviour::Withheld => 20,
@@ -84,6 +112,54 @@ impl Budget {
         }
         self.milli_tokens -= cost;
         true
+    }
+}
+
+/// Bytes a peer may make us send on its requests (Bitcoin Core serves `getdata` only
+/// while the peer's send buffer has room, `ProcessGetData`; a sans-IO node has no send
+/// buffer, so the room refills with time instead). A reply may overdraw it; the next
+/// waits until the debt is paid back.
+#[derive(Debug, Clone)]
+pub(crate) struct ByteBudget {
+    /// Bytes allowed now, times 1000; negative while a reply's overdraft is paid back.
+    milli_bytes: i128,
+    burst: i128,
+    per_sec: i128,
+    at: Timestamp,
+}
+
+impl ByteBudget {
+    pub(crate) fn new(burst: u64, per_sec: u64, now: Timestamp) -> ByteBudget {
+        ByteBudget {
+            milli_bytes: i128::from(burst) * 1000,
+            burst: i128::from(burst) * 1000,
+            per_sec: i128::from(per_sec.max(1)),
+            at: now,
+        }
+    }
+
+    fn refill(&mut self, now: Timestamp) {
+        let refill = i128::from(now.since(self.at)) * self.per_sec;
+        self.milli_bytes = (self.milli_bytes + refill).min(self.burst);
+        self.at = self.at.max(now);
+    }
+
+    /// Whether a reply may go out now.
+    pub(crate) fn ready(&mut self, now: Timestamp) -> bool {
+        self.refill(now);
+        self.milli_bytes > 0
+    }
+
+    pub(crate) fn spend(&mut self, bytes: usize) {
+        self.milli_bytes -= bytes as i128 * 1000;
+    }
+
+    /// When the next reply may go out.
+    pub(crate) fn ready_at(&self) -> Timestamp {
+        let owed = (-self.milli_bytes).max(0);
+        let ms = owed / self.per_sec + 1;
+        self.at
+            .saturating_add(u64::try_from(ms).unwrap_or(u64::MAX))
     }
 }
 

@@ -2,12 +2,13 @@
 //!
 //! ```sh
 //! cargo run --release --bin sim -- --nodes 1000 --degree 8 --json
+//! cargo run --release --bin sim -- --nodes 30 --attack orphan-flood --json
 //! ```
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use tabchain_node::sim::{run, Report, Scenario};
+use tabchain_node::sim::{run, AdversaryKind, Report, Scenario};
 
 /// Simulate a tabchain network: nodes join, mine, gossip, churn, split and heal; then
 /// check that honest nodes converged and measure block propagation.
@@ -39,6 +40,10 @@ struct Args {
     /// Adversarial nodes (garbage frames, invalid blocks, inv floods, withholding).
     #[arg(long, default_value_t = 0)]
     adversaries: usize,
+    /// Every adversary runs this attack (three adversaries unless --adversaries says):
+    /// getdata-amplify, want-flood, forged-relay, sync-hog, peers-flood, orphan-flood.
+    #[arg(long, value_parser = parse_attack)]
+    attack: Option<AdversaryKind>,
     /// Split the network in two for the middle third of the mining, then heal.
     #[arg(long)]
     partition: bool,
@@ -67,13 +72,24 @@ impl Args {
             block_interval_ms: self.block_interval_ms,
             txs: self.txs,
             churn: self.churn.clamp(0.0, 1.0),
-            adversaries: self.adversaries,
+            adversaries: match (self.attack, self.adversaries) {
+                (Some(_), 0) => 3,
+                (_, n) => n,
+            },
+            attack: self.attack,
             partition: self.partition,
             flood: self.flood,
             miners: self.miners,
             ..Scenario::default()
         }
     }
+}
+
+fn parse_attack(name: &str) -> Result<AdversaryKind, String> {
+    AdversaryKind::attack(name).ok_or_else(|| {
+        let names: Vec<&str> = AdversaryKind::ATTACKS.iter().map(|(n, _)| *n).collect();
+        format!("unknown attack {name:?}; one of {}", names.join(", "))
+    })
 }
 
 fn print_summary(report: &Report, wall_ms: u128) {
@@ -107,6 +123,17 @@ fn print_summary(report: &Report, wall_ms: u128) {
         report.signals_via_server,
         report.virtual_ms / 1000
     );
+    if let Some(attack) = &report.attack {
+        println!(
+            "attack {attack}: honest banned {}, attackers dropped {}, amplification {:.2}, \
+             stored bytes ratio {:.2}, difficulty error {:.3}",
+            report.honest_banned,
+            report.attackers_dropped,
+            report.amplification,
+            report.max_stored_bytes_ratio,
+            report.max_difficulty_error
+        );
+    }
     for violation in &report.violations {
         println!("VIOLATION: {violation}");
     }

@@ -33,6 +33,10 @@
 //!   peer). A link keeps the route it started on.
 //! - A link whose data channel has not opened within [`DIAL_TIMEOUT_MS`] is given up:
 //!   long enough for ICE to try a TURN relay after the direct paths fail.
+//! - Offers that come through the mesh or this browser's tabs (rather than the
+//!   signaling server, which limits each socket itself) are rate limited, and at most
+//!   [`MAX_UNSOLICITED_ANSWERS`] of them are answered at once: a peer cannot make us
+//!   open connections without bound.
 
 mod signal;
 
@@ -42,6 +46,7 @@ use tabchain_core::{NodeId, Timestamp};
 
 use crate::event::Event;
 use crate::random::Rng;
+use crate::score::Budget;
 
 pub use signal::{Candidate, Signal};
 
@@ -57,6 +62,14 @@ pub const MAX_LOCAL_TABS: usize = 64;
 /// Ids the manager remembers in the signaling server's room (a room holds 64 by
 /// default; a server run by someone else may claim more).
 pub const MAX_ROOM_PEERS: usize = 1_024;
+
+/// Offers through the mesh or the browser's tabs answered at once, and per second after
+/// that. A tab answering an offer creates an `RTCPeerConnection`: ICE gathering, DTLS
+/// keys. Honest peers dial a few links per second at most (four per topology round).
+pub const OFFER_BURST: u32 = 16;
+pub const OFFERS_PER_SEC: u32 = 2;
+/// Connections answering mesh or tab offers that may be setting up at once.
+pub const MAX_UNSOLICITED_ANSWERS: usize = 16;
 
 /// How a link's offer, answer and candidates travel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -91,6 +104,9 @@ pub enum EndReason {
     /// The platform's connection ended (a closed channel, ICE failure, a refused SDP).
     #[error("{0}")]
     Transport(String),
+    /// Its offer came past the budget for offers through the mesh or the browser.
+    #[error("too many offers through {}", .0.as_str())]
+    OfferLimit(Route),
 }
 
 /// Something for the platform to do, from [`Links::poll_action`].
@@ -162,6 +178,8 @@ pub struct Links {
     local: BTreeSet<NodeId>,
     /// The signaling server's room, while joined.
     server: Option<BTreeSet<NodeId>>,
+    /// Offers through the mesh or the browser's tabs we may still answer.
+    offers: Budget,
     actions: VecDeque<LinkAction>,
 }
 
@@ -174,6 +192,7 @@ impl Links {
             links: BTreeMap::new(),
             local: BTreeSet::new(),
             server: None,
+            offers: Budget::new(OFFER_BURST, OFFERS_PER_SEC, Timestamp(0)),
             actions: VecDeque::new(),
         }
     }
@@ -302,6 +321,20 @@ impl Links {
     fn on_offer(&mut self, now: Timestamp, from: NodeId, route: Route, session: u64, sdp: String) {
         if from == self.me {
             return;
+        }
+        if route != Route::Server && !self.links.contains_key(&from) {
+            let answering = self
+                .links
+                .values()
+                .filter(|l| !l.open && !l.offerer && !l.dialed && l.route != Route::Server)
+                .count();
+            if answering >= MAX_UNSOLICITED_ANSWERS || !self.offers.take(1, now) {
+                self.actions.push_back(LinkAction::Ended {
+                    peer: from,
+                    reason: EndReason::OfferLimit(route),
+                });
+                return;
+            }
         }
         let mut dialed = false;
         if let Some(link) = self.links.get(&from) {

@@ -395,3 +395,57 @@ fn no_link_to_itself() {
     assert_eq!(drain(&mut links), []);
     assert_eq!(links.local_tabs(), 0);
 }
+
+#[test]
+fn offers_through_the_mesh_are_rate_limited() {
+    // A peer relaying offers in a hundred made-up names at once: without a limit each
+    // became an `Answer`, an RTCPeerConnection with ICE and DTLS keys.
+    let mut links = Links::new(id(1), 7);
+    let now = Timestamp(1_000);
+    for n in 0..100u8 {
+        let signal = Signal::Offer {
+            session: u64::from(n),
+            sdp: "offer".into(),
+        };
+        links.handle_signal(now, id(100 + n), Route::Mesh, signal);
+    }
+    let actions = drain(&mut links);
+    let answers = |actions: &[LinkAction]| {
+        actions
+            .iter()
+            .filter(|a| matches!(a, LinkAction::Answer { .. }))
+            .count()
+    };
+    assert_eq!(answers(&actions), MAX_UNSOLICITED_ANSWERS);
+    assert!(actions.iter().any(|a| matches!(
+        a,
+        LinkAction::Ended {
+            reason: EndReason::OfferLimit(Route::Mesh),
+            ..
+        }
+    )));
+    // Once those attempts end, the budget lets offers in at its rate, not all at once.
+    let later = now.saturating_add(DIAL_TIMEOUT_MS);
+    links.handle_timeout(later);
+    drain(&mut links);
+    for n in 0..20u8 {
+        let signal = Signal::Offer {
+            session: 1_000 + u64::from(n),
+            sdp: "offer".into(),
+        };
+        links.handle_signal(later, id(200 + n), Route::Local, signal);
+    }
+    let rate = OFFERS_PER_SEC as usize * (DIAL_TIMEOUT_MS / 1_000) as usize;
+    assert_eq!(answers(&drain(&mut links)), rate.min(OFFER_BURST as usize));
+    // The signaling server's offers are its own business: it limits each socket.
+    links.handle_signal(
+        later,
+        id(99),
+        Route::Server,
+        Signal::Offer {
+            session: 5,
+            sdp: "offer".into(),
+        },
+    );
+    assert_eq!(answers(&drain(&mut links)), 1);
+}

@@ -1,11 +1,20 @@
 //! Adversarial nodes. Each runs an honest [`crate::Node`] underneath, so it handshakes
 //! and stays linked like anyone else, and the simulator adds its misbehaviour around it:
 //! frames it makes up, frames it answers itself, frames it swallows.
+//!
+//! The kinds after the first four are the attacks of issue 10 (`sim --attack KIND`).
+//! Adding one is a variant, its name in [`AdversaryKind::ATTACKS`], and its arms in
+//! [`Sim::adversary_tick`] (what it sends on its own), [`Sim::intercept`] (what it answers
+//! itself) and [`Sim::swallows`] (what its honest node underneath must not see).
 
-use tabchain_core::{Hash, Transaction};
+use tabchain_core::{Block, Hash, Header, NodeId, Output, Transaction};
 
-use super::{Role, Sim};
-use crate::message::{InvItem, Message, MessageKind, MAX_INV_ITEMS, PROTOCOL_VERSION};
+use super::{Job, Role, Sim};
+use crate::handshake::Version;
+use crate::link::Signal;
+use crate::message::{
+    InvItem, Message, MessageKind, SignedSignal, MAX_INV_ITEMS, PROTOCOL_VERSION,
+};
 
 /// What an adversary does wrong.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -18,16 +27,61 @@ pub enum AdversaryKind {
     InvFlood,
     /// Announces blocks (real ones it relays, and made-up ones) and never delivers any.
     Withhold,
+    /// Asks for the same block a thousand times in one `GetData`, over and over, and
+    /// for headers from genesis and the peer list as fast as it likes.
+    GetDataAmplify,
+    /// Announces made-up transactions just within the inventory budget and answers
+    /// every request for them with `NotFound`, to fill the want table.
+    WantFlood,
+    /// Relays offers to its peers in the name of honest nodes they are not linked to,
+    /// and, when the answer comes back through it, completes the link itself.
+    ForgedRelay,
+    /// Claims height `u64::MAX` and answers every `GetHeaders` with no headers.
+    SyncHog,
+    /// Sends a list of a hundred made-up peers five times a second, unasked.
+    PeersFlood,
+    /// Announces and serves made-up blocks of the lowest difficulty, 48 KB each, whose
+    /// parents nobody has.
+    OrphanFlood,
 }
 
 impl AdversaryKind {
+    /// The mix `--adversaries` cycles through.
     pub const ALL: [AdversaryKind; 4] = [
         AdversaryKind::Garbage,
         AdversaryKind::InvalidBlocks,
         AdversaryKind::InvFlood,
         AdversaryKind::Withhold,
     ];
+
+    /// The attacks `--attack KIND` runs, by name.
+    pub const ATTACKS: [(&'static str, AdversaryKind); 6] = [
+        ("getdata-amplify", AdversaryKind::GetDataAmplify),
+        ("want-flood", AdversaryKind::WantFlood),
+        ("forged-relay", AdversaryKind::ForgedRelay),
+        ("sync-hog", AdversaryKind::SyncHog),
+        ("peers-flood", AdversaryKind::PeersFlood),
+        ("orphan-flood", AdversaryKind::OrphanFlood),
+    ];
+
+    /// The attack called `name`.
+    pub fn attack(name: &str) -> Option<AdversaryKind> {
+        Self::ATTACKS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, kind)| *kind)
+    }
+
+    pub fn name(self) -> String {
+        Self::ATTACKS
+            .iter()
+            .find(|(_, kind)| *kind == self)
+            .map_or_else(|| format!("{self:?}"), |(name, _)| (*name).to_owned())
+    }
 }
+
+/// Outputs that pad a made-up block's coinbase to about 48 KB.
+const JUNK_OUTPUTS: usize = 2_000;
 
 impl Sim {
     /// Whether node `i` swallows this outgoing frame.
@@ -39,21 +93,150 @@ impl Sim {
             )
     }
 
-    /// An adversary `to` answers a request for one of its invalid blocks itself.
-    pub(super) fn intercept(&mut self, to: usize, from: usize, frame: &[u8]) {
-        if self.nodes[to].role != Role::Adversary(AdversaryKind::InvalidBlocks) {
-            return;
+    /// What adversary `i` puts on the wire instead of its honest node's frame.
+    pub(super) fn rewrite(&self, i: usize, frame: Vec<u8>) -> Vec<u8> {
+        if self.nodes[i].role != Role::Adversary(AdversaryKind::SyncHog) {
+            return frame;
         }
-        let Ok(Message::GetData(items)) = Message::decode(frame) else {
+        match Message::decode(&frame) {
+            // The signature covers the genesis and the link, not the height.
+            Ok(Message::Version(mut version)) => {
+                version.best_height = u64::MAX;
+                version.best_hash = Hash([0x5e; 32]);
+                Message::Version(version).encode()
+            }
+            _ => frame,
+        }
+    }
+
+    /// Whether adversary `to` keeps this incoming frame from its honest node (which
+    /// would answer it honestly, or blame the sender for what the adversary asked).
+    pub(super) fn swallows(&self, to: usize, frame: &[u8]) -> bool {
+        let Role::Adversary(kind) = self.nodes[to].role else {
+            return false;
+        };
+        let kind_of = MessageKind::of_frame(frame);
+        match kind {
+            AdversaryKind::GetDataAmplify => matches!(
+                kind_of,
+                Some(MessageKind::Block | MessageKind::Headers | MessageKind::Peers)
+            ),
+            AdversaryKind::SyncHog => kind_of == Some(MessageKind::GetHeaders),
+            AdversaryKind::OrphanFlood => {
+                kind_of == Some(MessageKind::GetData)
+                    && matches!(Message::decode(frame), Ok(Message::GetData(items))
+                        if items.iter().any(|item| matches!(item,
+                            InvItem::Block(hash) if self.junk.contains_key(hash))))
+            }
+            _ => false,
+        }
+    }
+
+    /// An adversary `to` answers some frames from `from` itself.
+    pub(super) fn intercept(&mut self, to: usize, from: usize, frame: &[u8]) {
+        let Role::Adversary(kind) = self.nodes[to].role else {
             return;
         };
-        for item in items {
-            if let InvItem::Block(hash) = item {
-                if let Some(block) = self.bad_blocks.get(&hash) {
-                    let frame = Message::block_frame(block);
-                    self.transmit(to, from, frame);
+        match kind {
+            AdversaryKind::InvalidBlocks | AdversaryKind::OrphanFlood => {
+                let Ok(Message::GetData(items)) = Message::decode(frame) else {
+                    return;
+                };
+                for item in items {
+                    if let InvItem::Block(hash) = item {
+                        let block = self.bad_blocks.get(&hash).or(self.junk.get(&hash));
+                        if let Some(block) = block {
+                            let frame = Message::block_frame(block);
+                            self.transmit(to, from, frame);
+                        }
+                    }
                 }
             }
+            AdversaryKind::SyncHog
+                if MessageKind::of_frame(frame) == Some(MessageKind::GetHeaders) =>
+            {
+                self.transmit(to, from, Message::Headers(Vec::new()).encode());
+            }
+            _ => {}
+        }
+    }
+
+    /// Node `i` sends `signal` for a link to `peer`: if the link answers an offer an
+    /// attacker forged, the attacker carries the signal, as whoever relays it can.
+    pub(super) fn hijacks(&mut self, i: usize, peer: NodeId, signal: &Signal) -> bool {
+        let Signal::Answer { session, .. } = signal else {
+            return false;
+        };
+        let Some(attacker) = self.forged.remove(&(i, *session)) else {
+            return false;
+        };
+        let at = self.now.saturating_add(2 * self.config.wire.latency_ms);
+        self.queue.push(
+            at,
+            Job::ForgedOpen {
+                honest: i,
+                attacker,
+                victim: peer,
+                session: *session,
+            },
+        );
+        true
+    }
+
+    /// The link `honest` answered for `victim` comes up, but DTLS ends at `attacker`,
+    /// which then sends a `Version` of its own: it cannot sign as the victim.
+    pub(super) fn forged_open(
+        &mut self,
+        honest: usize,
+        attacker: usize,
+        victim: NodeId,
+        session: u64,
+    ) {
+        if !self.nodes[honest].alive || self.nodes[honest].links.session(&victim) != Some(session) {
+            return;
+        }
+        self.nodes[honest].links.channel_open(victim, session);
+        self.after_call(honest);
+        let binding = session.to_le_bytes().to_vec();
+        let genesis = self.config.params.genesis().hash();
+        let key = tabchain_core::SecretKey::from_seed(self.nodes[attacker].key_seed);
+        let version = Version::new(&key, genesis, 0, genesis, &binding);
+        let now = self.now;
+        let bytes = Message::Version(version).encode();
+        self.stats.from_attackers += bytes.len() as u64;
+        let _ = self.nodes[honest].node.handle_event(
+            now,
+            crate::Event::Message {
+                peer: victim,
+                bytes,
+            },
+        );
+        self.after_call(honest);
+    }
+
+    /// A made-up block of the lowest difficulty whose parent nobody has.
+    fn junk_block(&mut self, i: usize) -> Block {
+        let address = self.address(i);
+        let height = self.nodes[i].node.height() + 2;
+        let outputs = (0..JUNK_OUTPUTS)
+            .map(|n| Output {
+                value: n as u64 + 1,
+                address,
+            })
+            .collect();
+        let transactions = vec![Transaction::coinbase(height, outputs)];
+        let mut header = Header {
+            version: Header::VERSION,
+            prev: Hash(self.rng.bytes32()),
+            merkle_root: Block::merkle_root_of(&transactions),
+            time: self.now,
+            difficulty: self.config.params.min_difficulty,
+            nonce: 0,
+        };
+        assert!(tabchain_core::pow::solve(&mut header));
+        Block {
+            header,
+            transactions,
         }
     }
 
@@ -118,6 +301,97 @@ impl Sim {
                     self.transmit(i, j, frame.clone());
                 }
             }
+            AdversaryKind::GetDataAmplify => {
+                let tip = self.nodes[i].node.tip();
+                let genesis = self.config.params.genesis().hash();
+                let frames = [
+                    Message::GetData(vec![InvItem::Block(tip); MAX_INV_ITEMS]).encode(),
+                    Message::GetHeaders {
+                        locator: vec![genesis],
+                        stop: None,
+                    }
+                    .encode(),
+                    Message::GetPeers.encode(),
+                ];
+                for j in peers {
+                    for frame in &frames {
+                        self.transmit(i, j, frame.clone());
+                    }
+                }
+            }
+            AdversaryKind::WantFlood => {
+                // 200 a tick, four ticks a second: within the 1000 a second allowed.
+                for j in peers {
+                    let items = (0..200)
+                        .map(|_| InvItem::Tx(Hash(self.rng.bytes32())))
+                        .collect();
+                    self.transmit(i, j, Message::Inv(items).encode());
+                }
+            }
+            AdversaryKind::ForgedRelay => {
+                for j in peers {
+                    let victims: Vec<usize> = self
+                        .live_honest()
+                        .into_iter()
+                        .filter(|&v| {
+                            let id = self.nodes[v].node.id();
+                            v != j
+                                && self.nodes[j].node.peer(&id).is_none()
+                                && self.nodes[j].links.session(&id).is_none()
+                        })
+                        .collect();
+                    if victims.is_empty() {
+                        continue;
+                    }
+                    let victim = victims[self.rng.index(victims.len())];
+                    let session = self.rng.next_u64();
+                    self.forged.insert((j, session), i);
+                    let signal = Signal::Offer {
+                        session,
+                        sdp: "forged offer".into(),
+                    };
+                    let to = self.nodes[j].node.id();
+                    let frame = self.forged_relay(i, victim, to, signal.to_bytes());
+                    self.transmit(i, j, frame);
+                }
+            }
+            AdversaryKind::SyncHog => {}
+            AdversaryKind::PeersFlood => {
+                for j in peers {
+                    let ids = (0..crate::message::MAX_PEERS_LISTED)
+                        .map(|_| NodeId(self.rng.bytes32()[..16].try_into().expect("16 bytes")))
+                        .collect();
+                    self.transmit(i, j, Message::Peers(ids).encode());
+                }
+            }
+            AdversaryKind::OrphanFlood => {
+                let mut items = Vec::new();
+                for _ in 0..2 {
+                    let block = self.junk_block(i);
+                    let hash = block.hash();
+                    self.junk.insert(hash, block);
+                    items.push(InvItem::Block(hash));
+                }
+                let frame = Message::Inv(items).encode();
+                for j in peers {
+                    self.transmit(i, j, frame.clone());
+                }
+            }
         }
+    }
+
+    /// A `Relay` of `payload` to `to` in `victim`'s name. It cannot sign as the
+    /// victim: it signs with its own key under the victim's.
+    fn forged_relay(&self, i: usize, victim: usize, to: NodeId, payload: Vec<u8>) -> Vec<u8> {
+        let key = tabchain_core::SecretKey::from_seed(self.nodes[i].key_seed);
+        let expires = self.now.saturating_add(30_000);
+        let mut signed = SignedSignal::sign(&key, &to, expires, payload);
+        signed.public_key = self.nodes[victim].node.public_key();
+        Message::Relay {
+            to,
+            from: self.nodes[victim].node.id(),
+            payload: signed.encode(),
+        }
+        .encode()
     }
 }

@@ -22,6 +22,29 @@ impl Sim {
             .map(|(tip, _)| tip)
     }
 
+    /// The bytes of the blocks node `i` holds: stored, and waiting for their parents.
+    pub(crate) fn held_block_bytes(&self, i: usize) -> u64 {
+        let node = self.node(i);
+        let chain = node.ledger().chain();
+        let mut stored: Vec<&Hash> = self.nodes[i].stored.iter().collect();
+        stored.sort_unstable();
+        stored.dedup();
+        let stored: u64 = stored
+            .into_iter()
+            .filter_map(|h| self.store.get(h))
+            .map(|b| crate::message::Message::block_frame(b).len() as u64)
+            .sum();
+        // Orphans in the chain's own pool: known but not stored.
+        let orphans: u64 = self
+            .junk
+            .iter()
+            .chain(self.store.iter())
+            .filter(|(h, _)| chain.knows(h) && chain.block(h).is_none())
+            .map(|(_, b)| crate::message::Message::block_frame(b).len() as u64)
+            .sum();
+        stored + orphans + node.orphan_bytes() as u64
+    }
+
     /// A node on [`Sim::best_tip`].
     pub(crate) fn reference(&self) -> Option<usize> {
         let tip = self.best_tip()?;

@@ -136,6 +136,13 @@ enum Job {
     Adversary {
         node: usize,
     },
+    /// A link `honest` answered for `victim` opens, with `attacker` at the far end.
+    ForgedOpen {
+        honest: usize,
+        attacker: usize,
+        victim: NodeId,
+        session: u64,
+    },
 }
 
 /// A block mined in the simulation, and when each node took it in.
@@ -170,6 +177,9 @@ pub(crate) struct Stats {
     pub(crate) cut: u64,
     pub(crate) signals_mesh: u64,
     pub(crate) signals_server: u64,
+    /// Bytes honest nodes sent adversaries, and adversaries sent honest nodes.
+    pub(crate) to_attackers: u64,
+    pub(crate) from_attackers: u64,
 }
 
 /// The simulated network.
@@ -191,6 +201,10 @@ pub struct Sim {
     blocks: BTreeMap<Hash, BlockRecord>,
     /// Blocks adversaries made invalid on purpose.
     bad_blocks: BTreeMap<Hash, Block>,
+    /// Made-up blocks whose parents nobody has.
+    junk: HashMap<Hash, Block>,
+    /// Offers forged by an attacker: (honest node, session) to the attacker.
+    forged: HashMap<(usize, u64), usize>,
     txs: Vec<Transaction>,
     drops: Vec<DropRecord>,
     stats: Stats,
@@ -212,6 +226,8 @@ impl Sim {
             store: HashMap::new(),
             blocks: BTreeMap::new(),
             bad_blocks: BTreeMap::new(),
+            junk: HashMap::new(),
+            forged: HashMap::new(),
             txs: Vec::new(),
             drops: Vec::new(),
             stats: Stats::default(),
@@ -612,6 +628,7 @@ impl Sim {
             Action::Send { peer, bytes } => {
                 if let Some(j) = self.index_of(&peer) {
                     if !self.withholds(i, &bytes) {
+                        let bytes = self.rewrite(i, bytes);
                         self.transmit(i, j, bytes);
                     }
                 }
@@ -671,6 +688,9 @@ impl Sim {
                 let Some(j) = self.index_of(&peer) else {
                     return;
                 };
+                if self.hijacks(i, peer, &signal) {
+                    return;
+                }
                 if route == Route::Mesh {
                     self.stats.signals_mesh += 1;
                     if let Err(err) = self.nodes[i].node.send_signal(peer, signal.to_bytes()) {
@@ -813,6 +833,12 @@ impl Sim {
                     }
                 }
             }
+            Job::ForgedOpen {
+                honest,
+                attacker,
+                victim,
+                session,
+            } => self.forged_open(honest, attacker, victim, session),
             Job::Adversary { node } => {
                 if self.nodes[node].alive {
                     self.adversary_tick(node);
@@ -865,10 +891,18 @@ impl Sim {
         if !current || !self.nodes[to].alive {
             return;
         }
-        if self.nodes[to].role == Role::Honest && self.nodes[from].role == Role::Honest {
-            self.count(&bytes);
+        match (self.nodes[from].role, self.nodes[to].role) {
+            (Role::Honest, Role::Honest) => self.count(&bytes),
+            (Role::Honest, Role::Adversary(_)) => self.stats.to_attackers += bytes.len() as u64,
+            (Role::Adversary(_), Role::Honest) => {
+                self.stats.from_attackers += bytes.len() as u64;
+            }
+            _ => {}
         }
         self.intercept(to, from, &bytes);
+        if self.swallows(to, &bytes) {
+            return;
+        }
         let peer = self.nodes[from].node.id();
         let _ = self.call(to, Event::Message { peer, bytes });
     }

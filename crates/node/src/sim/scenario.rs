@@ -12,6 +12,10 @@ use crate::config::Gossip;
 use crate::event::DropReason;
 use crate::random::Rng;
 
+/// The initial difficulty of attack runs: blocks that honest miners solve in a few
+/// hundred hashes, far above the lowest difficulty an attacker can use for free.
+pub const ATTACK_DIFFICULTY: u64 = 256;
+
 /// A run of the simulator.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scenario {
@@ -34,6 +38,9 @@ pub struct Scenario {
     pub churn: f64,
     /// Adversarial nodes, of each [`AdversaryKind`] in turn.
     pub adversaries: usize,
+    /// Makes every adversary run this attack instead, on a chain whose difficulty
+    /// starts at [`ATTACK_DIFFICULTY`] so that work can be told from no work.
+    pub attack: Option<AdversaryKind>,
     /// Split the network in two for the middle third of the mining, then heal.
     pub partition: bool,
     /// Naive push-everything gossip instead of announce-and-fetch.
@@ -60,6 +67,7 @@ impl Default for Scenario {
             txs: 20,
             churn: 0.0,
             adversaries: 0,
+            attack: None,
             partition: false,
             flood: false,
             miners: 8,
@@ -107,6 +115,22 @@ pub struct Report {
     pub adversary_drop_reasons: BTreeMap<String, usize>,
     /// Honest nodes dropped by honest nodes for misbehaving (should be none).
     pub honest_misbehaviour_drops: usize,
+    /// The attack run (`--attack`), if any.
+    pub attack: Option<String>,
+    /// (Honest node, honest peer) pairs where the node refuses the peer as banned at
+    /// the end: must be 0.
+    pub honest_banned: usize,
+    /// Adversaries some honest node dropped for misbehaving.
+    pub attackers_dropped: usize,
+    /// Bytes honest nodes sent adversaries over the bytes adversaries sent them.
+    pub amplification: f64,
+    /// The most block bytes an honest node holds (stored, and waiting as orphans) over
+    /// the size of the best chain.
+    pub max_stored_bytes_ratio: f64,
+    /// How far a block's difficulty on the best chain strays from what the honest
+    /// schedule (the blocks' real mining times) demands: |actual / expected - 1|, at
+    /// most.
+    pub max_difficulty_error: f64,
     pub signals_via_mesh: u64,
     pub signals_via_server: u64,
     /// Frames lost crossing a partition.
@@ -147,6 +171,9 @@ pub fn run(scenario: &Scenario) -> Report {
     if s.flood {
         config.node.gossip = Gossip::Flood;
     }
+    if s.attack.is_some() {
+        config.params.initial_difficulty = ATTACK_DIFFICULTY;
+    }
     let start = config.start;
     let maturity = config.params.coinbase_maturity as usize;
     let mut sim = Sim::new(config);
@@ -156,7 +183,10 @@ pub fn run(scenario: &Scenario) -> Report {
     let roles: Vec<Role> = (0..total)
         .map(|i| match i.checked_sub(s.nodes) {
             None => Role::Honest,
-            Some(k) => Role::Adversary(AdversaryKind::ALL[k % AdversaryKind::ALL.len()]),
+            Some(k) => Role::Adversary(
+                s.attack
+                    .unwrap_or(AdversaryKind::ALL[k % AdversaryKind::ALL.len()]),
+            ),
         })
         .collect();
 
@@ -402,6 +432,12 @@ fn report(sim: &Sim, s: &Scenario, txs_submitted: usize) -> Report {
         frames_per_node: ratio(sim.stats.frames, s.nodes as u64),
         bytes_per_node: ratio(sim.stats.bytes, s.nodes as u64),
         misbehavers_dropped: dropped_adversaries.len(),
+        attack: s.attack.map(AdversaryKind::name),
+        honest_banned: honest_banned(sim),
+        attackers_dropped: dropped_adversaries.len(),
+        amplification: ratio(sim.stats.to_attackers, sim.stats.from_attackers),
+        max_stored_bytes_ratio: max_stored_bytes_ratio(sim, reference),
+        max_difficulty_error: max_difficulty_error(sim, reference),
         adversary_drop_reasons: reasons,
         honest_misbehaviour_drops: honest_drops,
         signals_via_mesh: sim.stats.signals_mesh,
@@ -412,4 +448,77 @@ fn report(sim: &Sim, s: &Scenario, txs_submitted: usize) -> Report {
         virtual_ms: sim.now().since(sim.config.start),
         violations: sim.check(),
     }
+}
+
+/// (Honest node, honest peer) pairs where the node holds a ban on the peer.
+fn honest_banned(sim: &Sim) -> usize {
+    let honest: Vec<usize> = (0..sim.len())
+        .filter(|&i| sim.role(i) == Role::Honest)
+        .collect();
+    honest
+        .iter()
+        .filter(|&&i| sim.is_alive(i))
+        .map(|&i| {
+            honest
+                .iter()
+                .filter(|&&j| j != i && sim.node(i).is_banned(&sim.node(j).id()))
+                .count()
+        })
+        .sum()
+}
+
+fn block_bytes(block: &tabchain_core::Block) -> u64 {
+    crate::message::Message::block_frame(block).len() as u64
+}
+
+fn max_stored_bytes_ratio(sim: &Sim, reference: Option<usize>) -> f64 {
+    let Some(r) = reference else {
+        return 0.0;
+    };
+    let chain = sim.node(r).ledger().chain();
+    let main: u64 = (1..=chain.height())
+        .filter_map(|h| chain.block(&chain.hash_at(h)?))
+        .map(block_bytes)
+        .sum();
+    let most = sim
+        .live_honest()
+        .into_iter()
+        .map(|i| sim.held_block_bytes(i))
+        .max()
+        .unwrap_or(0);
+    if main == 0 {
+        0.0
+    } else {
+        most as f64 / main as f64
+    }
+}
+
+fn max_difficulty_error(sim: &Sim, reference: Option<usize>) -> f64 {
+    let Some(r) = reference else {
+        return 0.0;
+    };
+    let chain = sim.node(r).ledger().chain();
+    let params = chain.params();
+    // (time, difficulty) after genesis, times as the blocks were really mined.
+    let mut history: Vec<(Timestamp, u64)> = Vec::new();
+    let mut parent = params.initial_difficulty;
+    let mut worst: f64 = 0.0;
+    for height in 1..=chain.height() {
+        let Some(hash) = chain.hash_at(height) else {
+            break;
+        };
+        let Some(block) = chain.block(&hash) else {
+            break;
+        };
+        let expected = tabchain_core::difficulty::next_difficulty(params, parent, &history);
+        let actual = block.header.difficulty;
+        worst = worst.max((actual as f64 / expected.max(1) as f64 - 1.0).abs());
+        let time = sim
+            .blocks
+            .get(&hash)
+            .map_or(block.header.time, |record| record.mined_at);
+        history.push((time, actual));
+        parent = actual;
+    }
+    worst
 }
