@@ -25,8 +25,9 @@ use crate::utxo::{SpendRules, Undo, UtxoSet};
 /// How many blocks of the tip's difficulty a side branch may trail the tip by and still
 /// be stored. Past it the branch's blocks are held (new) or pruned (stored).
 pub const MAX_BRANCH_DEFICIT: u128 = 6;
-/// Bytes of held blocks kept at most; past it the oldest go.
-const MAX_HELD_BYTES: usize = 8 * 1024 * 1024;
+/// Bytes of held blocks kept at most; past it the oldest go. A healing classroom
+/// partition needs a few dozen small blocks held; a junk branch gets no more than this.
+const MAX_HELD_BYTES: usize = 256 * 1024;
 
 /// What became of a block handed to [`Chain::process_block`].
 #[derive(Debug, Clone, PartialEq, Eq)]

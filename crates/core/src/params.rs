@@ -26,7 +26,10 @@ pub struct Params {
     pub min_difficulty: u64,
     /// New coins in each block, paid by its coinbase together with the fees.
     pub block_reward: u64,
-    /// How far ahead of the receiver's clock a block's time may be.
+    /// How far ahead of the receiver's clock a block's time may be. Retargeting counts a
+    /// late stamp's solve time whole (and the on-time one after it as negative), and the
+    /// newest solve time weighs most, so this bounds how far one late stamp can swing the
+    /// next block's difficulty: zawy12's LWMA asks for a few target times, not hours.
     pub max_future_ms: u64,
     /// How many blocks with unknown parents are kept while their ancestors are fetched.
     pub max_orphans: usize,
@@ -47,7 +50,7 @@ impl Params {
             retarget_window: 30,
             min_difficulty: 1,
             block_reward: 50 * COIN,
-            max_future_ms: 2 * 60 * 1000,
+            max_future_ms: 3 * 10_000,
             max_orphans: 256,
             coinbase_maturity: 10,
         }
@@ -91,6 +94,7 @@ impl Params {
             &(self.retarget_window as u64).to_le_bytes(),
             &self.min_difficulty.to_le_bytes(),
             &self.block_reward.to_le_bytes(),
+            &self.max_future_ms.to_le_bytes(),
             &self.coinbase_maturity.to_le_bytes(),
         ])
     }
