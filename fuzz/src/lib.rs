@@ -23,6 +23,7 @@ use tabchain_core::{
 };
 use tabchain_miner::{FromMiner, Job, ToMiner};
 use tabchain_node::link::{Links, Route, Signal};
+use tabchain_node::message::SignedSignal;
 use tabchain_node::{Message, MessageKind, PROTOCOL_VERSION};
 use tabchain_signal::{ClientMessage, RoomName, ServerMessage};
 use tabchain_web::wire::Broadcast;
@@ -32,7 +33,7 @@ use tabchain_web::{record, sdp, wire};
 pub type Body = fn(&[u8]);
 
 /// Every target: its name (the libfuzzer binary, the corpus directory) and its body.
-pub const TARGETS: [(&str, Body); 10] = [
+pub const TARGETS: [(&str, Body); 11] = [
     ("peer_frame", peer_frame),
     ("block", block),
     ("transaction", transaction),
@@ -42,6 +43,7 @@ pub const TARGETS: [(&str, Body); 10] = [
     ("broadcast", broadcast),
     ("record", record),
     ("link_signal", link_signal),
+    ("relay", relay),
     ("header", header),
 ];
 
@@ -177,7 +179,7 @@ pub fn peer_frame(data: &[u8]) {
                     .chain()
                     .headers_after(&locator, stop, tabchain_node::message::MAX_HEADERS);
         }
-        Message::Relay { payload, .. } => link_signal(&payload),
+        Message::Relay { to, from, payload } => open_relay(&payload, from, to),
         _ => {}
     }
 }
@@ -390,8 +392,56 @@ fn handle_signal(from: NodeId, route: Route, signal: Signal) {
     while links.poll_action().is_some() {}
 }
 
-/// A signaling payload relayed through the mesh (a `Relay` frame's payload):
-/// `Signal::from_bytes`. The signal re-encodes to itself and the link manager takes it.
+/// Opens a `Relay` payload as the node does (`SignedSignal::open`). An envelope that
+/// opens was signed by `from` for `to` and for no one else, re-encodes to one that opens
+/// the same, and its signal goes on as the driver reads it ([`link_signal`]).
+fn open_relay(payload: &[u8], from: NodeId, to: NodeId) {
+    let Some(signed) = SignedSignal::open(payload, &from, &to) else {
+        return;
+    };
+    assert_eq!(signed.public_key.node_id(), from);
+    assert_eq!(
+        SignedSignal::open(&signed.encode(), &from, &to).as_ref(),
+        Some(&signed),
+        "envelope round trip"
+    );
+    let other = SecretKey::from_seed([4; 32]).public_key().node_id();
+    assert!(
+        SignedSignal::open(payload, &from, &other).is_none(),
+        "an envelope opens only for its addressee"
+    );
+    link_signal(&signed.signal);
+}
+
+/// A `Relay` payload addressed to this node from a peer: the signed envelope. Bit 0 of
+/// the first byte re-signs what decodes with the sender's real key, so the signal inside
+/// reaches the link manager; an honestly signed envelope must open.
+pub fn relay(data: &[u8]) {
+    let Some((&repairs, payload)) = data.split_first() else {
+        return;
+    };
+    let sender = SecretKey::from_seed([2; 32]);
+    let from = sender.public_key().node_id();
+    open_relay(payload, from, me());
+    if repairs & 1 == 0 {
+        return;
+    }
+    let Ok(decoded) = postcard::from_bytes::<SignedSignal>(payload) else {
+        return;
+    };
+    let signed = SignedSignal::sign(&sender, &me(), decoded.expires, decoded.signal);
+    let encoded = signed.encode();
+    assert_eq!(
+        SignedSignal::open(&encoded, &from, &me()).as_ref(),
+        Some(&signed),
+        "an honestly signed envelope opens"
+    );
+    open_relay(&encoded, from, me());
+}
+
+/// A signaling payload relayed through the mesh (the signal in a `Relay`'s envelope, as
+/// the driver reads it): `Signal::from_bytes`. The signal re-encodes to itself and the
+/// link manager takes it.
 pub fn link_signal(data: &[u8]) {
     let Ok(signal) = Signal::from_bytes(data) else {
         return;
@@ -607,6 +657,18 @@ pub fn samples() -> Vec<(&'static str, Vec<u8>)> {
     let mut out = Vec::new();
     let mut add = |target: &'static str, bytes: Vec<u8>| out.push((target, bytes));
 
+    // Relayed signals: each in the envelope its sender signs, plainly and to be re-signed.
+    let expires = now().saturating_add(30_000);
+    let envelope = SignedSignal::sign(&peer, &me(), expires, signals[0].to_bytes()).encode();
+    for signal in &signals {
+        let envelope = SignedSignal::sign(&peer, &me(), expires, signal.to_bytes()).encode();
+        for repairs in [0u8, 1] {
+            let mut bytes = vec![repairs];
+            bytes.extend_from_slice(&envelope);
+            add("relay", bytes);
+        }
+    }
+
     // Peer frames: one of each kind.
     let version = tabchain_node::Version::new(&peer, genesis, chain.height(), tip, b"binding");
     let messages = vec![
@@ -633,7 +695,7 @@ pub fn samples() -> Vec<(&'static str, Vec<u8>)> {
         Message::Relay {
             to: me(),
             from: peer.public_key().node_id(),
-            payload: signals[0].to_bytes(),
+            payload: envelope.clone(),
         },
     ];
     for message in &messages {
