@@ -181,3 +181,103 @@ fn a_relayed_signal_must_carry_its_origins_signature() {
         }]
     );
 }
+
+#[test]
+fn orphans_that_pass_the_difficulty_floor_stay_within_the_senders_bytes() {
+    // Tried: on a chain of difficulty 1 (so the floor lets them in), one peer serves
+    // forty made-up orphans of about 48 KB, each announced and fetched. The pool kept
+    // 256 blocks whoever sent them; now it keeps the sender's share, and an honest
+    // peer's orphan stays.
+    use tabchain_core::{Block, Header, Output, Transaction};
+    let config = tabchain_node::Config {
+        orphan_bytes_per_peer: 200_000,
+        orphan_bytes: 400_000,
+        ..tabchain_node::Config::default()
+    };
+    let mut x = common::node_with(1, config, params());
+    let (flooder, honest) = (Scripted::new(2), Scripted::new(3));
+    flooder.connect(&mut x, T0, 0, Hash::ZERO);
+    honest.connect(&mut x, T0, 0, Hash::ZERO);
+    drain(&mut x);
+    let orphan = |prev: u8, n: u64, outputs: usize| {
+        let transactions = vec![Transaction::coinbase(
+            2,
+            (0..outputs)
+                .map(|v| Output {
+                    value: v as u64 + 1 + n,
+                    address: key(9).public_key().address(),
+                })
+                .collect(),
+        )];
+        let mut header = Header {
+            version: Header::VERSION,
+            prev: Hash([prev; 32]),
+            merkle_root: Block::merkle_root_of(&transactions),
+            time: T0,
+            difficulty: 1,
+            nonce: 0,
+        };
+        assert!(tabchain_core::pow::solve(&mut header));
+        Block {
+            header,
+            transactions,
+        }
+    };
+    let deliver = |x: &mut tabchain_node::Node, from: &Scripted, block: Block| {
+        let item = tabchain_node::InvItem::Block(block.hash());
+        from.send(x, T0, &Message::Inv(vec![item]));
+        let sent = drain(x).sent_to(from.id);
+        let asked = sent
+            .iter()
+            .any(|m| matches!(m, Message::GetData(items) if items.contains(&item)));
+        assert!(asked, "the announced block is fetched: {sent:?}");
+        from.send(x, T0, &Message::Block(block));
+        let out = drain(x);
+        assert!(out.disconnects().is_empty(), "{:?}", out.disconnects());
+    };
+    deliver(&mut x, &honest, orphan(7, 0, 10));
+    for n in 0..40 {
+        deliver(&mut x, &flooder, orphan(8, n, 2_000));
+    }
+    assert!(x.peer(&flooder.id).is_some(), "within the floor: not a lie");
+    assert!(
+        x.orphan_bytes() <= 200_000 + 1_000,
+        "{} bytes held",
+        x.orphan_bytes()
+    );
+    assert!(x.orphan_bytes() > 100_000, "the flooder keeps its share");
+}
+
+#[test]
+fn a_peer_claiming_the_longest_chain_and_showing_none_loses_the_sync() {
+    // Tried: a peer whose `Version` claims height u64::MAX answers `GetHeaders` with
+    // no headers. It was asked again at once, every time, and the honest peer with
+    // three blocks we lack never was.
+    let mut x = node(1);
+    let blocks = common::chain(3);
+    let (hog, honest) = (Scripted::new(2), Scripted::new(3));
+    let tip = blocks[2].hash();
+    let asked_headers = |out: &common::Output, peer| {
+        out.sent_to(peer)
+            .iter()
+            .any(|m| matches!(m, Message::GetHeaders { .. }))
+    };
+    let out = hog.connect(&mut x, T0, u64::MAX, Hash([0x5e; 32]));
+    assert!(asked_headers(&out, hog.id), "the highest claim goes first");
+    let out = honest.connect(&mut x, T0, 3, tip);
+    assert!(!asked_headers(&out, honest.id), "one sync at a time");
+    hog.send(&mut x, T0, &Message::Headers(Vec::new()));
+    let out = drain(&mut x);
+    assert!(!asked_headers(&out, hog.id), "not asked again");
+    assert!(asked_headers(&out, honest.id), "the next peer is");
+    assert!(out.events.iter().any(|e| matches!(
+        e,
+        tabchain_node::NodeEvent::Misbehaved {
+            what: Misbehaviour::EmptyPromise,
+            ..
+        }
+    )));
+    let headers = blocks.iter().map(|b| b.header).collect();
+    honest.send(&mut x, T0, &Message::Headers(headers));
+    assert_eq!(x.sync_target(), Some(3));
+}
