@@ -960,8 +960,7 @@ impl Node {
         let p = self.peers.get_mut(&peer).expect("on_frame checked");
         let key = (locator, stop, tip);
         let repeated = p.last_headers.as_ref() == Some(&key);
-        let (locator, stop, _) = key.clone();
-        p.last_headers = Some(key);
+        let (locator, stop, _) = key;
         p.owed.retain(|owed| !matches!(owed, Owed::Headers { .. }));
         p.owed.push_back(Owed::Headers { locator, stop });
         if repeated {
@@ -1006,6 +1005,12 @@ impl Node {
                         .ledger
                         .chain()
                         .headers_after(&locator, stop, MAX_HEADERS);
+                    // Only an answered request makes the same one again a repeat: one we
+                    // kept waiting may honestly be asked again.
+                    let tip = self.tip();
+                    if let Some(p) = self.peers.get_mut(&peer) {
+                        p.last_headers = Some((locator, stop, tip));
+                    }
                     (MessageKind::Headers, Message::Headers(headers).encode())
                 }
             };

@@ -21,9 +21,9 @@ const KNOWN_PER_PEER: usize = 4_096;
 const GET_PEERS_BURST: u32 = 3;
 const GET_PEERS_EVERY_S: u32 = 10;
 /// Unasked `Peers` a peer may send at once and per second: an honest node lists its
-/// links once a topology round (about a second) when they changed.
+/// links at most once a topology round (0.75 to 1.25 s) when they changed.
 const PEERS_BURST: u32 = 8;
-const PEERS_PER_SEC: u32 = 1;
+const PEERS_PER_SEC: u32 = 2;
 /// New ids a peer may add to the address book at once, and one per this many seconds
 /// after: Bitcoin Core's address budget (`MAX_ADDR_PROCESSING_TOKEN_BUCKET`, 0.1/s).
 const NEW_IDS_BURST: u32 = 100;

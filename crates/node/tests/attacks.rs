@@ -281,3 +281,60 @@ fn a_peer_claiming_the_longest_chain_and_showing_none_loses_the_sync() {
     honest.send(&mut x, T0, &Message::Headers(headers));
     assert_eq!(x.sync_target(), Some(3));
 }
+
+#[test]
+fn replies_wait_for_the_peers_byte_budget_and_repeats_cost() {
+    // Tried: one `GetData` naming five blocks, the first twice. Every block went out at
+    // once, the repeated one twice, however little the request cost the peer.
+    let config = tabchain_node::Config {
+        serve_burst_bytes: 100,
+        serve_bytes_per_sec: 1_000,
+        ..tabchain_node::Config::default()
+    };
+    let mut x = common::node_with(1, config, params());
+    let blocks = common::chain(5);
+    for block in &blocks {
+        x.handle_event(T0, Event::LoadBlock(block.clone())).unwrap();
+    }
+    let peer = Scripted::new(2);
+    peer.connect(&mut x, T0, 0, Hash::ZERO);
+    drain(&mut x);
+    let mut items: Vec<_> = blocks
+        .iter()
+        .map(|b| tabchain_node::InvItem::Block(b.hash()))
+        .collect();
+    items.insert(1, items[0]);
+    peer.send(&mut x, T0, &Message::GetData(items));
+    let out = drain(&mut x);
+    let sent_blocks = |out: &common::Output| {
+        out.sent_to(peer.id)
+            .iter()
+            .filter(|m| matches!(m, Message::Block(_)))
+            .count()
+    };
+    assert_eq!(
+        sent_blocks(&out),
+        1,
+        "one reply overdraws the budget, no more"
+    );
+    assert!(out.events.iter().any(|e| matches!(
+        e,
+        tabchain_node::NodeEvent::Misbehaved {
+            what: Misbehaviour::RepeatedRequest,
+            ..
+        }
+    )));
+    // The rest go out as the budget refills, each block once.
+    let mut total = 1;
+    let mut now = T0;
+    while let Some(at) = x.poll_timeout() {
+        if at > T0.saturating_add(10_000) {
+            break;
+        }
+        now = now.max(at);
+        x.handle_timeout(now);
+        total += sent_blocks(&drain(&mut x));
+    }
+    assert_eq!(total, 5);
+    assert!(now > T0.saturating_add(500), "they took the budget's time");
+}
