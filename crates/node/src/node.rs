@@ -1085,14 +1085,15 @@ impl Node {
             return;
         }
         if let Err(error) = self.add_tx(tx, Some(peer)) {
-            // Missing or already spent coins can be a race with a block; the rest an
-            // honest node never relays.
+            // Missing, already spent or not yet mature coins can be a race with a block
+            // (or a branch of another height); the rest an honest node never relays.
             let blameless = matches!(
                 error,
                 MempoolError::Duplicate
                     | MempoolError::Full
                     | MempoolError::Invalid(TxError::MissingInput { .. })
                     | MempoolError::Invalid(TxError::DoubleSpend { .. })
+                    | MempoolError::Invalid(TxError::ImmatureCoinbase { .. })
             );
             if !blameless {
                 self.misbehaved(peer, Misbehaviour::InvalidTx(error));
@@ -1381,8 +1382,14 @@ impl Node {
             }
             Err(error) => {
                 match (error, waiting) {
-                    (MempoolError::Invalid(TxError::MissingInput { .. }), Some(tx)) => {
-                        // Its coin may be in a block still on its way.
+                    (
+                        MempoolError::Invalid(
+                            TxError::MissingInput { .. } | TxError::ImmatureCoinbase { .. },
+                        ),
+                        Some(tx),
+                    ) => {
+                        // Its coin may be in a block still on its way, or mature in
+                        // the blocks still on their way.
                         self.keep_orphan_tx(tx);
                     }
                     (MempoolError::Full | MempoolError::Duplicate, _) => {}
@@ -1437,7 +1444,9 @@ impl Node {
                     self.recent_txs.insert(item);
                     self.announce(item, None);
                 }
-                Err(MempoolError::Invalid(TxError::MissingInput { .. })) => {
+                Err(MempoolError::Invalid(
+                    TxError::MissingInput { .. } | TxError::ImmatureCoinbase { .. },
+                )) => {
                     self.orphan_txs.push_back(tx);
                 }
                 Err(_) => {}

@@ -338,3 +338,55 @@ fn replies_wait_for_the_peers_byte_budget_and_repeats_cost() {
     assert_eq!(total, 5);
     assert!(now > T0.saturating_add(500), "they took the budget's time");
 }
+
+#[test]
+fn a_payment_of_a_coin_not_yet_mature_here_is_no_lie() {
+    // Seen in `sim --churn 0.3 --partition`: after a partition, a payment relayed from
+    // a branch where its coinbase coin had matured reached a node whose chain was not
+    // that far yet. The node took it for an invalid transaction (50 points; the second
+    // such payment dropped and banned the honest relayer).
+    use tabchain_core::{Input, OutPoint, Output, Signature, Transaction};
+    let mut x = node(1);
+    let blocks = common::chain(2);
+    for block in &blocks {
+        x.handle_event(T0, Event::LoadBlock(block.clone())).unwrap();
+    }
+    let relayer = Scripted::new(2);
+    relayer.connect(&mut x, T0, 2, blocks[1].hash());
+    drain(&mut x);
+    let owner = key(200);
+    let genesis = params().genesis().hash();
+    let coinbase = &blocks[0].transactions[0];
+    let mut tx = Transaction {
+        inputs: vec![Input {
+            prev: OutPoint {
+                txid: coinbase.id(),
+                index: 0,
+            },
+            public_key: owner.public_key(),
+            signature: Signature([0; 64]),
+        }],
+        outputs: vec![Output {
+            value: 1,
+            address: key(9).public_key().address(),
+        }],
+        height: 0,
+    };
+    tx.sign_all(&owner, &genesis);
+    let item = tabchain_node::InvItem::Tx(tx.id());
+    relayer.send(&mut x, T0, &Message::Inv(vec![item]));
+    relayer.send(&mut x, T0, &Message::Tx(tx));
+    let out = drain(&mut x);
+    assert!(
+        !out.events.iter().any(|e| matches!(
+            e,
+            tabchain_node::NodeEvent::Misbehaved {
+                what: Misbehaviour::InvalidTx(_),
+                ..
+            }
+        )),
+        "{:?}",
+        out.events
+    );
+    assert!(x.peer(&relayer.id).is_some());
+}

@@ -115,6 +115,8 @@ pub struct Report {
     pub adversary_drop_reasons: BTreeMap<String, usize>,
     /// Honest nodes dropped by honest nodes for misbehaving (should be none).
     pub honest_misbehaviour_drops: usize,
+    /// Why, by reason.
+    pub honest_drop_reasons: BTreeMap<String, usize>,
     /// The attack run (`--attack`), if any.
     pub attack: Option<String>,
     /// (Honest node, honest peer) pairs where the node refuses the peer as banned at
@@ -374,6 +376,7 @@ fn report(sim: &Sim, s: &Scenario, txs_submitted: usize) -> Report {
     let mut reasons = BTreeMap::new();
     let mut dropped_adversaries = BTreeSet::new();
     let mut honest_drops = 0;
+    let mut honest_reasons = BTreeMap::new();
     for drop in sim.drops() {
         let DropReason::Misbehaved(what) = drop.reason else {
             continue;
@@ -382,7 +385,9 @@ fn report(sim: &Sim, s: &Scenario, txs_submitted: usize) -> Report {
             continue;
         }
         if sim.role(drop.peer) == Role::Honest {
+            // In full: a wrong drop is a bug to find.
             honest_drops += 1;
+            *honest_reasons.entry(format!("{what:?}")).or_insert(0) += 1;
             continue;
         }
         dropped_adversaries.insert(drop.peer);
@@ -440,6 +445,7 @@ fn report(sim: &Sim, s: &Scenario, txs_submitted: usize) -> Report {
         max_difficulty_error: max_difficulty_error(sim, reference),
         adversary_drop_reasons: reasons,
         honest_misbehaviour_drops: honest_drops,
+        honest_drop_reasons: honest_reasons,
         signals_via_mesh: sim.stats.signals_mesh,
         signals_via_server: sim.stats.signals_server,
         frames_cut: sim.stats.cut,
