@@ -7,7 +7,7 @@
 //! [`Sim::adversary_tick`] (what it sends on its own), [`Sim::intercept`] (what it answers
 //! itself) and [`Sim::swallows`] (what its honest node underneath must not see).
 
-use tabchain_core::{Block, Hash, Header, NodeId, Output, Transaction};
+use tabchain_core::{Address, Block, Hash, Header, NodeId, Output, Transaction};
 
 use super::{Job, Role, Sim};
 use crate::handshake::Version;
@@ -43,6 +43,13 @@ pub enum AdversaryKind {
     /// Announces and serves made-up blocks of the lowest difficulty, 48 KB each, whose
     /// parents nobody has.
     OrphanFlood,
+    /// Mines branches of valid 48 KB blocks off genesis, as cheap as the difficulty
+    /// there allows, and announces and serves them: side branches nobody will build on.
+    JunkBranches,
+    /// Mines on the tip after every honest block, stamping its blocks as late as a valid
+    /// block may be, so the honest block after each looks early: the timewarp that
+    /// walks a difficulty down when negative solve times do not count.
+    Timewarp,
 }
 
 impl AdversaryKind {
@@ -55,13 +62,15 @@ impl AdversaryKind {
     ];
 
     /// The attacks `--attack KIND` runs, by name.
-    pub const ATTACKS: [(&'static str, AdversaryKind); 6] = [
+    pub const ATTACKS: [(&'static str, AdversaryKind); 8] = [
         ("getdata-amplify", AdversaryKind::GetDataAmplify),
         ("want-flood", AdversaryKind::WantFlood),
         ("forged-relay", AdversaryKind::ForgedRelay),
         ("sync-hog", AdversaryKind::SyncHog),
         ("peers-flood", AdversaryKind::PeersFlood),
         ("orphan-flood", AdversaryKind::OrphanFlood),
+        ("junk-branches", AdversaryKind::JunkBranches),
+        ("timewarp", AdversaryKind::Timewarp),
     ];
 
     /// The attack called `name`.
@@ -82,6 +91,8 @@ impl AdversaryKind {
 
 /// Outputs that pad a made-up block's coinbase to about 48 KB.
 const JUNK_OUTPUTS: usize = 2_000;
+/// Blocks in each junk branch.
+const JUNK_BRANCH: usize = 2;
 
 impl Sim {
     /// Whether node `i` swallows this outgoing frame.
@@ -122,7 +133,7 @@ impl Sim {
                 Some(MessageKind::Block | MessageKind::Headers | MessageKind::Peers)
             ),
             AdversaryKind::SyncHog => kind_of == Some(MessageKind::GetHeaders),
-            AdversaryKind::OrphanFlood => {
+            AdversaryKind::OrphanFlood | AdversaryKind::JunkBranches => {
                 kind_of == Some(MessageKind::GetData)
                     && matches!(Message::decode(frame), Ok(Message::GetData(items))
                         if items.iter().any(|item| matches!(item,
@@ -138,7 +149,9 @@ impl Sim {
             return;
         };
         match kind {
-            AdversaryKind::InvalidBlocks | AdversaryKind::OrphanFlood => {
+            AdversaryKind::InvalidBlocks
+            | AdversaryKind::OrphanFlood
+            | AdversaryKind::JunkBranches => {
                 let Ok(Message::GetData(items)) = Message::decode(frame) else {
                     return;
                 };
@@ -238,6 +251,82 @@ impl Sim {
             header,
             transactions,
         }
+    }
+
+    /// A branch of [`JUNK_BRANCH`] valid blocks off genesis, 48 KB each: every header
+    /// carries the difficulty its parent requires.
+    fn junk_branch(&mut self, i: usize) -> Vec<Block> {
+        let params = self.config.params.clone();
+        let chain = self.nodes[i].node.ledger().chain();
+        let mut context = chain
+            .header_context(&chain.genesis_hash())
+            .expect("genesis is stored");
+        // Another address each time, so that no two branches share a block.
+        let address = Address(self.rng.bytes32()[..20].try_into().expect("20 bytes"));
+        let mut blocks = Vec::new();
+        for _ in 0..JUNK_BRANCH {
+            let outputs = vec![Output { value: 1, address }; JUNK_OUTPUTS];
+            let transactions = vec![Transaction::coinbase(context.height() + 1, outputs)];
+            let time = context
+                .median_time_past()
+                .saturating_add(1)
+                .max(self.now.saturating_add(blocks.len() as u64));
+            let mut header = Header {
+                version: Header::VERSION,
+                prev: context.hash(),
+                merkle_root: Block::merkle_root_of(&transactions),
+                time,
+                difficulty: context.next_difficulty(&params),
+                nonce: 0,
+            };
+            assert!(tabchain_core::pow::solve(&mut header));
+            context
+                .extend(&params, &header, self.now)
+                .expect("a junk header is valid in its place");
+            blocks.push(Block {
+                header,
+                transactions,
+            });
+        }
+        blocks
+    }
+
+    /// Adversary `i` mines on its tip unless an adversary mined the tip, stamping the
+    /// block as late as the future-time limit allows; the block's real mining time is
+    /// recorded, so the difficulty check measures against the honest schedule.
+    fn timewarp_block(&mut self, i: usize) {
+        let tip = self.nodes[i].node.tip();
+        let ours = self
+            .blocks
+            .get(&tip)
+            .is_some_and(|record| matches!(self.nodes[record.miner].role, Role::Adversary(_)));
+        // One timewarper at a time: two stamping sibling blocks on the same tip would
+        // leave the network split between tips of equal work when honest mining stops.
+        let first = self
+            .nodes
+            .iter()
+            .position(|n| n.alive && n.role == Role::Adversary(AdversaryKind::Timewarp));
+        if ours || first != Some(i) || self.nodes[i].node.height() == 0 {
+            return;
+        }
+        let address = self.address(i);
+        let now = self.now;
+        let mut block = self.nodes[i].node.ledger().template(address, now);
+        // Late by the limit, less the time the block takes to reach everyone.
+        let late = self.config.params.max_future_ms.saturating_sub(1_000);
+        block.header.time = block.header.time.max(now.saturating_add(late));
+        assert!(tabchain_core::pow::solve(&mut block.header));
+        let hash = block.hash();
+        self.blocks.insert(
+            hash,
+            super::BlockRecord {
+                mined_at: now,
+                miner: i,
+                size: Message::block_frame(&block).len(),
+                arrivals: Vec::new(),
+            },
+        );
+        let _ = self.call(i, crate::Event::MinedBlock(block));
     }
 
     /// Node `i`'s periodic misbehaviour towards its linked peers.
@@ -377,6 +466,19 @@ impl Sim {
                     self.transmit(i, j, frame.clone());
                 }
             }
+            AdversaryKind::JunkBranches => {
+                let mut items = Vec::new();
+                for block in self.junk_branch(i) {
+                    let hash = block.hash();
+                    self.junk.insert(hash, block);
+                    items.push(InvItem::Block(hash));
+                }
+                let frame = Message::Inv(items).encode();
+                for j in peers {
+                    self.transmit(i, j, frame.clone());
+                }
+            }
+            AdversaryKind::Timewarp => self.timewarp_block(i),
         }
     }
 
