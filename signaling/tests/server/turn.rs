@@ -351,11 +351,21 @@ async fn until_port_state(addr: SocketAddr, free: bool) {
     }
 }
 
-#[tokio::test]
-async fn the_binary_serves_turn_prints_the_join_url_and_stops_coturn_on_sigterm() {
+/// The server binary with TURN on free ports and a join URL (the page's address plus
+/// `query`): the child, its stdout by lines, its bind address, the TURN address and the
+/// URL.
+fn binary_with_turn(
+    query: &str,
+) -> (
+    tokio::process::Child,
+    tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+    String,
+    SocketAddr,
+    String,
+) {
     let bind = format!("127.0.0.1:{}", free_port());
     let turn: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let url = format!("http://{bind}/?room=class");
+    let url = format!("http://{bind}/{query}");
     let mut child = binary(&[
         "--bind",
         &bind,
@@ -368,7 +378,13 @@ async fn the_binary_serves_turn_prints_the_join_url_and_stops_coturn_on_sigterm(
     ])
     .spawn()
     .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    (child, stdout, bind, turn, url)
+}
+
+#[tokio::test]
+async fn the_binary_serves_turn_prints_the_join_url_and_stops_coturn_on_sigterm() {
+    let (mut child, mut stdout, bind, turn, url) = binary_with_turn("?room=class");
     let mut seen = Vec::new();
     let found = timeout(PATIENCE, async {
         while let Some(line) = stdout.next_line().await.unwrap() {
@@ -405,22 +421,7 @@ async fn the_binary_serves_turn_prints_the_join_url_and_stops_coturn_on_sigterm(
 
 #[tokio::test]
 async fn coturn_dies_with_a_killed_server() {
-    let bind = format!("127.0.0.1:{}", free_port());
-    let turn: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let url = format!("http://{bind}/");
-    let mut child = binary(&[
-        "--bind",
-        &bind,
-        "--turn",
-        &turn.to_string(),
-        "--join-url",
-        &url,
-        "--turn-ports",
-        TEST_RELAY_PORTS,
-    ])
-    .spawn()
-    .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut child, mut stdout, _, turn, _) = binary_with_turn("");
     timeout(PATIENCE, async {
         while let Some(line) = stdout.next_line().await.unwrap() {
             if line.starts_with("Join: ") {

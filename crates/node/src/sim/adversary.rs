@@ -228,6 +228,22 @@ impl Sim {
     }
 
     /// A made-up block of the lowest difficulty whose parent nobody has.
+    /// Keeps `blocks` to serve when asked, and announces them to `peers`.
+    fn announce_junk(&mut self, i: usize, blocks: Vec<Block>, peers: &[usize]) {
+        let items = blocks
+            .into_iter()
+            .map(|block| {
+                let hash = block.hash();
+                self.junk.insert(hash, block);
+                InvItem::Block(hash)
+            })
+            .collect();
+        let frame = Message::Inv(items).encode();
+        for &j in peers {
+            self.transmit(i, j, frame.clone());
+        }
+    }
+
     fn junk_block(&mut self, i: usize) -> Block {
         let address = self.address(i);
         let height = self.nodes[i].node.height() + 2;
@@ -454,29 +470,12 @@ impl Sim {
                 }
             }
             AdversaryKind::OrphanFlood => {
-                let mut items = Vec::new();
-                for _ in 0..2 {
-                    let block = self.junk_block(i);
-                    let hash = block.hash();
-                    self.junk.insert(hash, block);
-                    items.push(InvItem::Block(hash));
-                }
-                let frame = Message::Inv(items).encode();
-                for j in peers {
-                    self.transmit(i, j, frame.clone());
-                }
+                let blocks = vec![self.junk_block(i), self.junk_block(i)];
+                self.announce_junk(i, blocks, &peers);
             }
             AdversaryKind::JunkBranches => {
-                let mut items = Vec::new();
-                for block in self.junk_branch(i) {
-                    let hash = block.hash();
-                    self.junk.insert(hash, block);
-                    items.push(InvItem::Block(hash));
-                }
-                let frame = Message::Inv(items).encode();
-                for j in peers {
-                    self.transmit(i, j, frame.clone());
-                }
+                let blocks = self.junk_branch(i);
+                self.announce_junk(i, blocks, &peers);
             }
             AdversaryKind::Timewarp => self.timewarp_block(i),
         }
