@@ -1537,7 +1537,10 @@ impl Node {
         if let Some(p) = self.peers.get_mut(&peer) {
             p.timers.stop(PeerTimer::Headers);
         }
-        match self.sync.add_headers(headers, self.ledger.chain()) {
+        match self
+            .sync
+            .add_headers(headers, self.ledger.chain(), self.now)
+        {
             Err(_) => {
                 self.sync.stop();
                 self.misbehaved(peer, Misbehaviour::InvalidHeaders);

@@ -5,17 +5,20 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use tabchain_core::{Chain, Hash, Header, NodeId};
+use tabchain_core::{BlockError, Chain, Hash, Header, HeaderContext, NodeId, Timestamp};
 
 /// Why a `Headers` reply was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum HeadersError {
-    #[error("the first header's parent is unknown")]
+    #[error("the first header's parent is neither stored nor the last header taken in")]
     UnknownStart,
     #[error("header {0} does not follow the one before it")]
     Broken(usize),
-    #[error("header {0} lacks its proof of work")]
-    BadPow(usize),
+    /// Checked in context: the difficulty its ancestry requires, proof of work, time. A
+    /// header's own claim of difficulty is not enough: a branch of self-declared
+    /// difficulty 1 would cost nothing to make.
+    #[error("header {0}: {1}")]
+    Invalid(usize, BlockError),
 }
 
 /// Most headers kept pending: a sync stops asking for more past it (a classroom chain
@@ -30,6 +33,9 @@ pub(crate) struct HeaderSync {
     pending: HashMap<Hash, u64>,
     /// The same, in height order; those within the window are being fetched.
     by_height: BTreeSet<(u64, Hash)>,
+    /// What the header after the last one taken in must satisfy, so that the next batch
+    /// of a long sync is checked in context too.
+    last: Option<HeaderContext>,
 }
 
 impl HeaderSync {
@@ -60,33 +66,40 @@ impl HeaderSync {
         self.pending.contains_key(hash)
     }
 
-    /// Takes in a `Headers` reply. Every header must follow the one before, carry its
-    /// proof of work, and the first must follow a block or header we know. Returns the
-    /// last header's hash and height, if any.
+    /// Takes in a `Headers` reply. Every header must follow the one before, and the
+    /// first a stored block or the last header taken in; each is checked in its place
+    /// (difficulty, proof of work, time). Returns the last header's hash and height, if
+    /// any.
     pub(crate) fn add_headers(
         &mut self,
         headers: &[Header],
         chain: &Chain,
+        now: Timestamp,
     ) -> Result<Option<(Hash, u64)>, HeadersError> {
         let Some(first) = headers.first() else {
             return Ok(None);
         };
-        let mut height = chain
-            .height_of(&first.prev)
-            .or_else(|| self.pending.get(&first.prev).copied())
-            .ok_or(HeadersError::UnknownStart)?;
-        let mut prev = first.prev;
-        for (i, header) in headers.iter().enumerate() {
-            if header.prev != prev {
-                return Err(HeadersError::Broken(i));
-            }
-            if !header.meets_difficulty() {
-                return Err(HeadersError::BadPow(i));
-            }
-            prev = header.hash();
-            height += 1;
+        if let Some(i) = (1..headers.len()).find(|&i| headers[i].prev != headers[i - 1].hash()) {
+            return Err(HeadersError::Broken(i));
         }
-        let mut height = height - headers.len() as u64;
+        let context = if chain.header_context(&first.prev).is_some() {
+            chain
+                .check_headers(headers, now)
+                .map_err(|(i, error)| HeadersError::Invalid(i, error))?
+                .expect("headers is not empty")
+        } else {
+            let mut context = self
+                .last
+                .clone()
+                .filter(|last| last.hash() == first.prev)
+                .ok_or(HeadersError::UnknownStart)?;
+            context
+                .extend_all(chain.params(), headers, now)
+                .map_err(|(i, error)| HeadersError::Invalid(i, error))?;
+            context
+        };
+        let (prev, mut height) = (context.hash(), context.height() - headers.len() as u64);
+        self.last = Some(context);
         for header in headers {
             height += 1;
             let hash = header.hash();
@@ -129,21 +142,30 @@ impl HeaderSync {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tabchain_core::{pow, Params, Timestamp};
+    use tabchain_core::{pow, Params};
 
-    fn headers_on(chain: &Chain, count: usize) -> Vec<Header> {
+    const NOW: Timestamp = Timestamp(tabchain_core::params::GENESIS_TIME.0 + 3_600_000);
+
+    /// `count` headers on the chain's tip as an honest miner makes them: the difficulty
+    /// each place requires, a block time apart. `cheat` sets every difficulty instead.
+    fn headers_on(chain: &Chain, count: usize, cheat: Option<u64>) -> Vec<Header> {
+        let mut context = chain.header_context(&chain.tip()).unwrap();
         let mut prev = chain.tip();
+        let start = tabchain_core::params::GENESIS_TIME.0;
         (0..count)
             .map(|i| {
                 let mut header = Header {
                     version: Header::VERSION,
                     prev,
                     merkle_root: Hash::digest(&[i as u8]),
-                    time: Timestamp(i as u64),
-                    difficulty: 1,
+                    time: Timestamp(start + (i as u64 + 1) * chain.params().target_block_ms),
+                    difficulty: cheat.unwrap_or_else(|| context.next_difficulty(chain.params())),
                     nonce: 0,
                 };
                 assert!(pow::solve(&mut header));
+                if cheat.is_none() {
+                    context.extend(chain.params(), &header, NOW).unwrap();
+                }
                 prev = header.hash();
                 header
             })
@@ -153,25 +175,25 @@ mod tests {
     #[test]
     fn headers_must_chain_from_something_known() {
         let chain = Chain::new(Params::for_tests("sync"));
-        let headers = headers_on(&chain, 5);
+        let headers = headers_on(&chain, 5, None);
         let mut sync = HeaderSync::default();
         assert_eq!(
-            sync.add_headers(&headers[1..], &chain),
+            sync.add_headers(&headers[1..], &chain, NOW),
             Err(HeadersError::UnknownStart)
         );
         let mut broken = headers.clone();
         broken.swap(2, 3);
         assert_eq!(
-            sync.add_headers(&broken, &chain),
+            sync.add_headers(&broken, &chain, NOW),
             Err(HeadersError::Broken(2))
         );
         assert_eq!(
-            sync.add_headers(&headers[..3], &chain),
+            sync.add_headers(&headers[..3], &chain, NOW),
             Ok(Some((headers[2].hash(), 3)))
         );
-        // A later batch continues from a pending header.
+        // A later batch continues from the last header taken in.
         assert_eq!(
-            sync.add_headers(&headers[3..], &chain),
+            sync.add_headers(&headers[3..], &chain, NOW),
             Ok(Some((headers[4].hash(), 5)))
         );
         assert_eq!(sync.target(), Some(5));
@@ -182,5 +204,33 @@ mod tests {
         sync.block_lost(&headers[2].hash());
         assert_eq!(sync.target(), Some(2), "nothing above a lost block stays");
         assert!(sync.has(&headers[1].hash()) && !sync.has(&headers[4].hash()));
+    }
+
+    #[test]
+    fn a_header_of_self_declared_low_difficulty_is_refused() {
+        // Tried: a peer answers GetHeaders with headers that meet the difficulty they
+        // claim, 1, instead of what their place in the chain requires: a branch that
+        // costs one hash a header. Each header's own proof of work passes; in context,
+        // the first fails, and so does a later batch that tries to go on from it.
+        let chain = Chain::new(Params {
+            initial_difficulty: 64,
+            ..Params::for_tests("sync")
+        });
+        let cheap = headers_on(&chain, 3, Some(1));
+        assert!(cheap.iter().all(Header::meets_difficulty));
+        let mut sync = HeaderSync::default();
+        let refused = sync.add_headers(&cheap, &chain, NOW);
+        assert!(
+            matches!(
+                refused,
+                Err(HeadersError::Invalid(0, BlockError::BadDifficulty { .. }))
+            ),
+            "{refused:?}"
+        );
+        assert_eq!(sync.target(), None, "nothing of it is pending");
+        assert_eq!(
+            sync.add_headers(&cheap[1..], &chain, NOW),
+            Err(HeadersError::UnknownStart)
+        );
     }
 }
