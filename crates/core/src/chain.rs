@@ -196,6 +196,11 @@ impl Chain {
         self.entries.len()
     }
 
+    /// Whether this block is held in memory, its branch too light to store.
+    pub fn is_held(&self, hash: &Hash) -> bool {
+        self.held.contains(hash)
+    }
+
     /// How many light blocks are held in memory, waiting for their branch to catch up.
     pub fn held_count(&self) -> usize {
         self.held.len()

@@ -1073,10 +1073,23 @@ impl Node {
         if !chain.knows(&block.header.prev) && !chain.knows(&block.hash()) {
             return self.keep_orphan(peer, block);
         }
+        let (hash, size_kib) = (block.hash(), block.encode().len().div_ceil(1024));
         match self.accept_block(block, Origin::Peer(peer)) {
             // A clock ahead of ours is not a lie; the block is simply not taken yet.
             Ok(()) | Err(BlockError::TimeTooNew) => {}
-            Err(error) => self.misbehaved(peer, Misbehaviour::InvalidBlock(error)),
+            Err(error) => return self.misbehaved(peer, Misbehaviour::InvalidBlock(error)),
+        }
+        // Held: valid, but on a branch too light to store. The chain's room for those is
+        // shared, so each peer pays for what it puts there.
+        if self.ledger.chain().is_held(&hash) {
+            let now = self.now;
+            let paid = self
+                .peers
+                .get_mut(&peer)
+                .is_some_and(|p| p.side_budget.take(size_kib, now));
+            if !paid {
+                self.misbehaved(peer, Misbehaviour::SideBranchFlood);
+            }
         }
     }
 

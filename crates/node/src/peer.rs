@@ -33,6 +33,12 @@ const NEW_ID_EVERY_S: u32 = 10;
 /// `behaviour_penalty_threshold`: a few broken promises are noise).
 const BROKEN_PROMISES_BURST: u32 = 64;
 const BROKEN_PROMISES_PER_SEC: u32 = 4;
+/// KiB of blocks a peer may send that the chain only holds (a branch too light to store)
+/// at once, and per second after: a partition healing after a lesson's worth of blocks
+/// needs a few KiB of them, while the chain holds 256 KiB of such blocks in all, so one
+/// peer cannot crowd out the rest.
+const SIDE_KIB_BURST: u32 = 64;
+const SIDE_KIB_PER_SEC: u32 = 1;
 
 /// A request of the peer's waiting for its reply, in arrival order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,6 +121,8 @@ pub struct Peer {
     pub(crate) peers_budget: Budget,
     pub(crate) new_ids_budget: Budget,
     pub(crate) promises_budget: Budget,
+    /// Side-branch blocks (held, not stored) it may send, in KiB.
+    pub(crate) side_budget: Budget,
     /// The peers it listed in its last `Peers`: where a `Relay` through it can go.
     pub(crate) neighbours: BTreeSet<NodeId>,
     pub(crate) bytes_in: u64,
@@ -156,6 +164,7 @@ impl Peer {
             peers_budget: Budget::new(PEERS_BURST, PEERS_PER_SEC, now),
             new_ids_budget: Budget::new(NEW_IDS_BURST * NEW_ID_EVERY_S, 1, now),
             promises_budget: Budget::new(BROKEN_PROMISES_BURST, BROKEN_PROMISES_PER_SEC, now),
+            side_budget: Budget::new(SIDE_KIB_BURST, SIDE_KIB_PER_SEC, now),
             neighbours: BTreeSet::new(),
             bytes_in: 0,
             bytes_out: 0,

@@ -52,6 +52,9 @@ pub enum Misbehaviour {
     /// would demand there.
     #[error("sent an orphan block below the lowest difficulty the chain allows")]
     LowWorkOrphan,
+    /// Sent more blocks of branches too light to store than a healing partition needs.
+    #[error("sent side-branch blocks past its budget")]
+    SideBranchFlood,
 }
 
 impl Misbehaviour {
@@ -72,7 +75,8 @@ impl Misbehaviour {
             | Misbehaviour::RepeatedRequest
             | Misbehaviour::BrokenPromises
             | Misbehaviour::EmptyPromise
-            | Misbehaviour::PeersFlood => 20,
+            | Misbehaviour::PeersFlood
+            | Misbehaviour::SideBranchFlood => 20,
             Misbehaviour::InvalidTx(_) => 50,
             Misbehaviour::UnrequestedData(_) => 25,
             Misbehaviour::Withheld => 20,

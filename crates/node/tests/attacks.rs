@@ -390,3 +390,55 @@ fn a_payment_of_a_coin_not_yet_mature_here_is_no_lie() {
     );
     assert!(x.peer(&relayer.id).is_some());
 }
+
+#[test]
+fn side_branch_blocks_past_a_peers_budget_cost_it_its_link() {
+    // Tried: a peer announces, and serves when asked, valid blocks of fresh branches off
+    // genesis while this node's chain is 10 blocks long: each is too light to store, so
+    // the chain holds it in the memory all peers share. The first 64 KiB of them are a
+    // healing partition's worth; past that each costs the peer 20 points, and it is
+    // dropped before it can take much more of that memory.
+    let mut x = node(1);
+    for block in common::chain(10) {
+        x.handle_event(T0, Event::LoadBlock(block)).unwrap();
+    }
+    let genesis = params().genesis().hash();
+    let peer = Scripted::new(9);
+    peer.connect(&mut x, T0, 0, genesis);
+    let mut sent_kib = 0;
+    for n in 0..200u8 {
+        let pay_to = key(n).public_key().address();
+        let mut block = tabchain_core::Ledger::new(params()).template(pay_to, T0);
+        assert!(tabchain_core::pow::solve(&mut block.header));
+        peer.send(
+            &mut x,
+            T0,
+            &Message::Inv(vec![tabchain_node::InvItem::Block(block.hash())]),
+        );
+        let asked = drain(&mut x)
+            .sent_to(peer.id)
+            .iter()
+            .any(|m| matches!(m, Message::GetData(items) if items.contains(&tabchain_node::InvItem::Block(block.hash()))));
+        assert!(asked, "block {n} is fetched");
+        sent_kib += block.encode().len().div_ceil(1024);
+        peer.send(&mut x, T0, &Message::Block(block.clone()));
+        assert!(
+            x.ledger().chain().is_held(&block.hash()),
+            "block {n} is held"
+        );
+        let out = drain(&mut x);
+        if let Some((_, reason)) = out.disconnects().into_iter().find(|(p, _)| *p == peer.id) {
+            assert_eq!(
+                reason,
+                DropReason::Misbehaved(Misbehaviour::SideBranchFlood),
+                "{reason:?}"
+            );
+            assert!(
+                sent_kib > 64 && sent_kib <= 64 + 5,
+                "dropped after {sent_kib} KiB"
+            );
+            return;
+        }
+    }
+    panic!("never dropped after {sent_kib} KiB of side-branch blocks");
+}

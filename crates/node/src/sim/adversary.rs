@@ -227,7 +227,6 @@ impl Sim {
         self.after_call(honest);
     }
 
-    /// A made-up block of the lowest difficulty whose parent nobody has.
     /// Keeps `blocks` to serve when asked, and announces them to `peers`.
     fn announce_junk(&mut self, i: usize, blocks: Vec<Block>, peers: &[usize]) {
         let items = blocks
@@ -244,6 +243,7 @@ impl Sim {
         }
     }
 
+    /// A made-up block of the lowest difficulty whose parent nobody has.
     fn junk_block(&mut self, i: usize) -> Block {
         let address = self.address(i);
         let height = self.nodes[i].node.height() + 2;
