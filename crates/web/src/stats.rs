@@ -53,23 +53,40 @@ fn text(stat: &JsValue, key: &str) -> String {
 }
 
 /// The handshake's binding: the fingerprints of the two certificates DTLS verified,
-/// once it has (`None` before).
+/// once it has (`None` before). The peer's is hashed from the certificate the DTLS
+/// transport holds (`getRemoteCertificates()`): Chromium's stats name it only some of
+/// the time.
 pub async fn dtls_binding(pc: &RtcPeerConnection) -> Option<Vec<u8>> {
     let report = Report::of(pc).await?;
     let transport = report.transport()?;
     if text(transport, "dtlsState") != "connected" {
         return None;
     }
-    let fingerprint = |key: &str| {
-        let certificate = report.linked(transport, key)?;
-        let value = text(certificate, "fingerprint");
-        (!value.is_empty())
-            .then(|| sdp::fingerprint(&text(certificate, "fingerprintAlgorithm"), &value))
-    };
-    Some(sdp::binding(
-        &fingerprint("localCertificateId")?,
-        &fingerprint("remoteCertificateId")?,
-    ))
+    let local = report.linked(transport, "localCertificateId")?;
+    let local = sdp::fingerprint(
+        &text(local, "fingerprintAlgorithm"),
+        &text(local, "fingerprint"),
+    );
+    Some(sdp::binding(&local, &remote_fingerprint(pc)?))
+}
+
+/// SHA-256 of the peer's certificate as the DTLS transport under the data channel holds
+/// it, in the form [`sdp::fingerprint`] gives.
+fn remote_fingerprint(pc: &RtcPeerConnection) -> Option<String> {
+    let get = |object: &JsValue, key: &str| Reflect::get(object, &JsValue::from_str(key)).ok();
+    let dtls = get(&get(pc, "sctp")?, "transport")?;
+    let method: js_sys::Function = get(&dtls, "getRemoteCertificates")?.dyn_into().ok()?;
+    let certificates: Array = method.call0(&dtls).ok()?.dyn_into().ok()?;
+    let der = js_sys::Uint8Array::new(&certificates.get(0)).to_vec();
+    if der.is_empty() {
+        return None;
+    }
+    let hex: Vec<String> = tabchain_core::Hash::digest(&der)
+        .0
+        .iter()
+        .map(|byte| format!("{byte:02X}"))
+        .collect();
+    Some(sdp::fingerprint("sha-256", &hex.join(":")))
 }
 
 /// The path of the candidate pair the transport selected (`None` while none is).

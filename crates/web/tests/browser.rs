@@ -9,10 +9,7 @@ use tabchain_web::{record, sdp, stats};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
-use web_sys::{
-    RtcIceCandidateInit, RtcPeerConnection, RtcPeerConnectionIceEvent, RtcSdpType,
-    RtcSessionDescriptionInit,
-};
+use web_sys::{RtcIceGatheringState, RtcPeerConnection, RtcSdpType, RtcSessionDescriptionInit};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -94,24 +91,6 @@ async fn set(pc: &RtcPeerConnection, local: bool, kind: RtcSdpType, sdp: &str) {
     JsFuture::from(promise).await.unwrap();
 }
 
-/// Hands `from`'s ICE candidates to `to` as they come.
-fn trickle(from: &RtcPeerConnection, to: &RtcPeerConnection) {
-    let to = to.clone();
-    let on_candidate = Closure::<dyn FnMut(RtcPeerConnectionIceEvent)>::new(
-        move |event: RtcPeerConnectionIceEvent| {
-            if let Some(candidate) = event.candidate() {
-                let init = RtcIceCandidateInit::new(&candidate.candidate());
-                init.set_sdp_mid(candidate.sdp_mid().as_deref());
-                init.set_sdp_m_line_index(candidate.sdp_m_line_index());
-                let _ = to.add_ice_candidate_with_opt_rtc_ice_candidate_init(Some(&init));
-            }
-        },
-    );
-    from.set_onicecandidate(Some(on_candidate.as_ref().unchecked_ref()));
-    // The test's connections live until the page closes.
-    on_candidate.forget();
-}
-
 async fn sleep(ms: i32) {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
         web_sys::window()
@@ -122,20 +101,31 @@ async fn sleep(ms: i32) {
     JsFuture::from(promise).await.unwrap();
 }
 
+/// `pc`'s local description once ICE has gathered every candidate into it, so the
+/// other side needs no trickled candidates (which could land before its remote
+/// description is set, and be lost).
+async fn gathered(pc: &RtcPeerConnection) -> String {
+    for _ in 0..400 {
+        if pc.ice_gathering_state() == RtcIceGatheringState::Complete {
+            return pc.local_description().unwrap().sdp();
+        }
+        sleep(25).await;
+    }
+    panic!("ICE gathering did not complete within 10 s");
+}
+
 /// Two fresh connections linked on this machine; returns each side's binding, read
 /// from the certificates DTLS verified.
 async fn bindings() -> (Vec<u8>, Vec<u8>) {
     let a = RtcPeerConnection::new().unwrap();
     let b = RtcPeerConnection::new().unwrap();
-    trickle(&a, &b);
-    trickle(&b, &a);
     a.create_data_channel("tabchain");
     let offer = create(&a, RtcSdpType::Offer).await;
     set(&a, true, RtcSdpType::Offer, &offer).await;
-    set(&b, false, RtcSdpType::Offer, &offer).await;
+    set(&b, false, RtcSdpType::Offer, &gathered(&a).await).await;
     let answer = create(&b, RtcSdpType::Answer).await;
     set(&b, true, RtcSdpType::Answer, &answer).await;
-    set(&a, false, RtcSdpType::Answer, &answer).await;
+    set(&a, false, RtcSdpType::Answer, &gathered(&b).await).await;
     for _ in 0..400 {
         if let (Some(x), Some(y)) = (stats::dtls_binding(&a).await, stats::dtls_binding(&b).await) {
             a.close();
