@@ -722,7 +722,7 @@ impl Node {
             Message::Inv(items) => self.on_inv(peer, items),
             Message::GetData(items) => self.on_get_data(peer, items),
             Message::NotFound(items) => self.on_not_found(peer, items),
-            Message::Block(block) => self.on_block(peer, block),
+            Message::Block(block) => self.on_block(peer, block, bytes.len()),
             Message::Tx(tx) => self.on_tx(peer, tx),
             Message::GetHeaders { locator, stop } => self.on_get_headers(peer, locator, stop),
             Message::Headers(headers) => self.on_headers(peer, &headers),
@@ -1063,7 +1063,8 @@ impl Node {
         self.peers.contains_key(&peer)
     }
 
-    fn on_block(&mut self, peer: NodeId, block: Block) {
+    /// `size`: the frame's bytes, what a held block costs the peer's side-branch budget.
+    fn on_block(&mut self, peer: NodeId, block: Block, size: usize) {
         if !self.delivered(peer, InvItem::Block(block.hash()), MessageKind::Block) {
             return;
         }
@@ -1073,7 +1074,7 @@ impl Node {
         if !chain.knows(&block.header.prev) && !chain.knows(&block.hash()) {
             return self.keep_orphan(peer, block);
         }
-        let (hash, size_kib) = (block.hash(), block.encode().len().div_ceil(1024));
+        let hash = block.hash();
         match self.accept_block(block, Origin::Peer(peer)) {
             // A clock ahead of ours is not a lie; the block is simply not taken yet.
             Ok(()) | Err(BlockError::TimeTooNew) => {}
@@ -1086,7 +1087,7 @@ impl Node {
             let paid = self
                 .peers
                 .get_mut(&peer)
-                .is_some_and(|p| p.side_budget.take(size_kib, now));
+                .is_some_and(|p| p.side_budget.take(size.div_ceil(1024), now));
             if !paid {
                 self.misbehaved(peer, Misbehaviour::SideBranchFlood);
             }

@@ -219,11 +219,6 @@ impl Links {
             .is_some_and(|link| link.open && link.session == session)
     }
 
-    /// The route the link to `peer` was set up by.
-    pub fn route(&self, peer: &NodeId) -> Option<Route> {
-        self.links.get(peer).map(|link| link.route)
-    }
-
     /// Tabs of this browser in the room.
     pub fn local_tabs(&self) -> usize {
         self.local.len()
