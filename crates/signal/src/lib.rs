@@ -3,8 +3,8 @@
 //! Tabs meet through the signaling server, trade WebRTC offers, answers and ICE
 //! candidates through it, and then talk directly. This crate holds the wire types and
 //! the one function that builds the bytes a tab signs, so both ends agree by
-//! construction. It depends on serde, serde_json and `tabchain-core` only, and builds
-//! for wasm32.
+//! construction, and the [`Backoff`] every signaling route retries with. It depends on
+//! serde, serde_json, a seeded RNG and `tabchain-core` only, and builds for wasm32.
 //!
 //! # The protocol
 //!
@@ -63,11 +63,13 @@
 //! assert_eq!(id, key.public_key().node_id());
 //! ```
 
+pub mod backoff;
 mod hello;
 mod message;
 mod room;
 mod text;
 
+pub use backoff::Backoff;
 pub use hello::{challenge_bytes, hello, verify_hello, Nonce, DOMAIN};
 pub use message::{ClientMessage, ErrorCode, IceServer, MessageError, ServerMessage};
 pub use room::{RoomName, RoomNameError};

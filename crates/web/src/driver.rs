@@ -19,11 +19,10 @@ use std::rc::{Rc, Weak};
 use tabchain_core::{Address, NodeId, SecretKey, Timestamp, Wallet};
 use tabchain_node::link::{LinkAction, Links, Route, Signal};
 use tabchain_node::{Action, Config, Event, Node, NodeError};
-use tabchain_signal::{hello, ClientMessage, IceServer, ServerMessage};
+use tabchain_signal::{hello, Backoff, ClientMessage, IceServer, ServerMessage};
 use wasm_bindgen::prelude::*;
 use web_sys::PageTransitionEvent;
 
-use crate::backoff::Backoff;
 use crate::broadcast::LocalRoom;
 use crate::identity;
 use crate::js::{forever, now, random_bytes, random_u64, warn, window, Sink, Timer};
@@ -44,6 +43,11 @@ pub const VIEW_INTERVAL_MS: u64 = 100;
 /// How often open links are asked which path they take (ICE may move a link from the
 /// relay to a direct pair, or back).
 const PATH_INTERVAL_MS: u64 = 2_000;
+
+/// Waits before trying the signaling server again: it is our own, on the school's
+/// network, and back within seconds of a restart.
+const SERVER_RETRY_FIRST_MS: u64 = 500;
+const SERVER_RETRY_LONGEST_MS: u64 = 5_000;
 
 /// Node-initiated closes wait this long so the `Goodbye` queued before them leaves.
 const GOODBYE_GRACE_MS: u32 = 200;
@@ -317,7 +321,7 @@ impl Driver {
                 detail: "reading stored blocks".into(),
                 ice: Vec::new(),
                 retry_at: None,
-                backoff: Backoff::new(random_u64()),
+                backoff: Backoff::new(SERVER_RETRY_FIRST_MS, SERVER_RETRY_LONGEST_MS, random_u64()),
             },
             local: None,
             hello_nonce: random_bytes(),

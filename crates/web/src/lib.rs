@@ -12,11 +12,10 @@
 //! - `js`: the clock, randomness, timers and the one place closures are leaked.
 //!
 //! The parts that need no browser ([`settings`], [`sdp`], [`names`], [`path`], [`view`],
-//! [`record`], [`wire`], [`hashrate`], [`backoff`], [`log`]) build and test natively.
+//! [`record`], [`wire`], [`hashrate`], [`log`]) build and test natively.
 
 #![forbid(unsafe_code)]
 
-pub mod backoff;
 pub mod hashrate;
 pub mod log;
 pub mod names;
