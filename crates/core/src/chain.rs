@@ -11,6 +11,8 @@
 //! and side blocks that fall further behind are pruned. Bitcoin Core likewise refuses to
 //! process unrequested blocks with less work than its tip (`AcceptBlock`).
 
+mod load;
+
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use crate::block::{Block, BlockError};
@@ -20,7 +22,9 @@ use crate::header::Header;
 use crate::orphans::OrphanPool;
 use crate::params::Params;
 use crate::time::Timestamp;
-use crate::utxo::{SpendRules, Undo, UtxoSet};
+use crate::utxo::{Signatures, SpendRules, Undo, UtxoSet};
+
+pub use load::{LoadError, LoadReport};
 
 /// How many blocks of the tip's difficulty a side branch may trail the tip by and still
 /// be stored. Past it the branch's blocks are held (new) or pruned (stored).
@@ -448,6 +452,19 @@ impl Chain {
 
     /// Contextual checks, storage and fork choice for a block whose parent is stored.
     fn accept(&mut self, hash: Hash, block: Block, now: Timestamp) -> Result<(), BlockError> {
+        let work = self.insert(hash, block, now)?;
+        if work > self.tip_work() {
+            self.activate(hash, Signatures::Check);
+        }
+        match self.entries[&hash].validity {
+            Validity::Invalid(error) => Err(error),
+            _ => Ok(()),
+        }
+    }
+
+    /// Contextual checks of the header and the coinbase's height, then storage on a side
+    /// branch (fork choice may make it active); returns its cumulative work.
+    fn insert(&mut self, hash: Hash, block: Block, now: Timestamp) -> Result<u128, BlockError> {
         self.check_header(&block.header, now)?;
         let parent = &self.entries[&block.header.prev];
         let height = parent.height + 1;
@@ -468,16 +485,8 @@ impl Chain {
             },
         );
         self.arrivals += 1;
-        if work > self.tip_work() {
-            self.activate(hash);
-        }
-        if !self.is_active(&hash) {
-            self.side.insert(hash);
-        }
-        match self.entries[&hash].validity {
-            Validity::Invalid(error) => Err(error),
-            _ => Ok(()),
-        }
+        self.side.insert(hash);
+        Ok(work)
     }
 
     /// Feeds in the orphans waiting for `parent`, and theirs in turn.
@@ -534,14 +543,14 @@ impl Chain {
 
     /// Makes `target` the tip; if a block on the way turns out invalid, marks it and its
     /// descendants, and settles on the best chain that remains.
-    fn activate(&mut self, mut target: Hash) {
-        while let Err((bad, error)) = self.reorg_to(target) {
+    fn activate(&mut self, mut target: Hash, signatures: Signatures) {
+        while let Err((bad, error)) = self.reorg_to(target, signatures) {
             self.mark_invalid(bad, error);
             target = self.best_valid_tip();
         }
     }
 
-    fn reorg_to(&mut self, target: Hash) -> Result<(), (Hash, BlockError)> {
+    fn reorg_to(&mut self, target: Hash, signatures: Signatures) -> Result<(), (Hash, BlockError)> {
         let mut path = Vec::new();
         let mut cursor = target;
         while !self.is_active(&cursor) {
@@ -567,7 +576,7 @@ impl Chain {
             };
             let undo = self
                 .utxo
-                .connect(&entry.block, &rules, self.params.block_reward)
+                .connect_with(&entry.block, &rules, self.params.block_reward, signatures)
                 .map_err(|error| (hash, error))?;
             entry.validity = Validity::Valid;
             self.undo.insert(hash, undo);

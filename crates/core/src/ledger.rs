@@ -3,7 +3,7 @@
 //! and balances for wallets.
 
 use crate::block::{Block, BlockError, MAX_BLOCK_BYTES};
-use crate::chain::{Accepted, Chain, TipChange};
+use crate::chain::{Accepted, Chain, LoadReport, TipChange};
 use crate::hash::Hash;
 use crate::header::Header;
 use crate::keys::Address;
@@ -11,7 +11,7 @@ use crate::mempool::{Mempool, MempoolError, DEFAULT_MEMPOOL_BYTES};
 use crate::params::Params;
 use crate::time::Timestamp;
 use crate::tx::{OutPoint, Output, Transaction, TxId};
-use crate::utxo::Utxo;
+use crate::utxo::{Signatures, Utxo};
 
 /// Room left in a template for the header, the coinbase and the encoding's lengths.
 const TEMPLATE_OVERHEAD: usize = 1024;
@@ -145,6 +145,21 @@ impl Ledger {
             self.follow_tip(change);
         }
         Ok(accepted)
+    }
+
+    /// Loads blocks from storage through [`Chain::load_stored`] and brings the mempool
+    /// in step with the tip it settles on.
+    pub fn load_stored(
+        &mut self,
+        records: Vec<(Hash, Block)>,
+        now: Timestamp,
+        signatures: Signatures,
+    ) -> LoadReport {
+        let report = self.chain.load_stored(records, now, signatures);
+        if let Some(change) = &report.tip_change {
+            self.follow_tip(change);
+        }
+        report
     }
 
     pub fn submit_tx(&mut self, tx: Transaction) -> Result<TxId, MempoolError> {

@@ -6,7 +6,8 @@
 //!
 //! - [`Block`]s of [`Transaction`]s under a fixed-size [`Header`] whose nonce comes last,
 //!   so [`PowSearch`] hashes one SHA-256 block per nonce.
-//! - [`Chain`]: the block tree, fork choice by most work, reorgs with undo data, orphans.
+//! - [`Chain`]: the block tree, fork choice by most work, reorgs with undo data, orphans,
+//!   and loading a stored block set whole ([`Chain::load_stored`]).
 //! - [`Mempool`] and [`Ledger`], which keeps both in step and builds miners' templates.
 //! - [`Wallet`]: payments with change and a fee.
 //!
@@ -31,7 +32,7 @@ pub mod utxo;
 pub mod wallet;
 
 pub use block::{Block, BlockError};
-pub use chain::{Accepted, Chain, TipChange, MAX_BRANCH_DEFICIT};
+pub use chain::{Accepted, Chain, LoadError, LoadReport, TipChange, MAX_BRANCH_DEFICIT};
 pub use context::HeaderContext;
 pub use hash::Hash;
 pub use header::Header;
@@ -42,5 +43,5 @@ pub use params::{Params, COIN};
 pub use pow::PowSearch;
 pub use time::Timestamp;
 pub use tx::{Input, OutPoint, Output, Transaction, TxError, TxId};
-pub use utxo::{SpendRules, Utxo, UtxoSet};
+pub use utxo::{Signatures, SpendRules, Utxo, UtxoSet};
 pub use wallet::{Wallet, WalletError};

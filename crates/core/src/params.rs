@@ -39,18 +39,37 @@ pub struct Params {
     pub coinbase_maturity: u64,
 }
 
+/// A room's block time unless it picks another.
+pub const DEFAULT_BLOCK_MS: u64 = 10_000;
+/// Expected hashes for a few browser tabs to find a block in [`DEFAULT_BLOCK_MS`].
+const DEFAULT_BLOCK_HASHES: u64 = 1 << 20;
+/// The least future-time limit: laptops' clocks in a classroom disagree by seconds, so
+/// fast blocks still get this much.
+const MIN_FUTURE_MS: u64 = 30_000;
+
 impl Params {
     /// The parameters of a classroom room: 10-second blocks, a difficulty a few browser
     /// tabs reach in about that time.
     pub fn new(network: &str) -> Params {
+        Params::with_block_time_ms(network, DEFAULT_BLOCK_MS)
+    }
+
+    /// A room whose blocks come every `block_ms` (at least 1 ms): the first blocks'
+    /// difficulty scales with it, and the future-time limit is three block times, never
+    /// under 30 s. The block time is part of the genesis, so tabs that pick another pace
+    /// form another network.
+    pub fn with_block_time_ms(network: &str, block_ms: u64) -> Params {
+        let block_ms = block_ms.max(1);
+        let scaled =
+            u128::from(DEFAULT_BLOCK_HASHES) * u128::from(block_ms) / u128::from(DEFAULT_BLOCK_MS);
         Params {
             network: network.to_owned(),
-            initial_difficulty: 1 << 20,
-            target_block_ms: 10_000,
+            initial_difficulty: u64::try_from(scaled).unwrap_or(u64::MAX).max(1),
+            target_block_ms: block_ms,
             retarget_window: 30,
             min_difficulty: 1,
             block_reward: 50 * COIN,
-            max_future_ms: 3 * 10_000,
+            max_future_ms: block_ms.saturating_mul(3).max(MIN_FUTURE_MS),
             max_orphans: 256,
             coinbase_maturity: 10,
         }
@@ -113,5 +132,27 @@ mod tests {
         assert_eq!(lobby, Params::new("lobby").genesis().hash());
         assert_ne!(lobby, Params::new("lobby2").genesis().hash());
         assert_ne!(lobby, Params::for_tests("lobby").genesis().hash());
+    }
+
+    #[test]
+    fn the_block_time_is_a_rule_of_the_room() {
+        let ten = Params::new("lobby");
+        let paced = Params {
+            target_block_ms: 1_000,
+            ..ten.clone()
+        };
+        assert_ne!(ten.genesis().hash(), paced.genesis().hash());
+        assert_eq!(Params::with_block_time_ms("lobby", DEFAULT_BLOCK_MS), ten);
+
+        let fast = Params::with_block_time_ms("lobby", 1_000);
+        assert_eq!(
+            fast.max_future_ms, 30_000,
+            "clock skew needs 30 s whatever the pace"
+        );
+        assert_eq!(fast.initial_difficulty, DEFAULT_BLOCK_HASHES / 10);
+        let slow = Params::with_block_time_ms("lobby", 600_000);
+        assert_eq!(slow.max_future_ms, 1_800_000);
+        assert_eq!(slow.initial_difficulty, DEFAULT_BLOCK_HASHES * 60);
+        assert_eq!(Params::with_block_time_ms("lobby", 0).target_block_ms, 1);
     }
 }

@@ -41,6 +41,16 @@ pub struct SpendRules {
     pub maturity: u64,
 }
 
+/// Whether connecting a block verifies its payments' signatures. Everything else about
+/// the coins is checked either way; see [`crate::Chain::load_stored`] for when trusting
+/// them is sound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signatures {
+    Check,
+    /// Taken as verified: the blocks were checked whole before they were stored.
+    Trust,
+}
+
 /// What a connected block spent, so a reorg can give it back.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Undo {
@@ -96,12 +106,23 @@ impl UtxoSet {
         rules: &SpendRules,
         reward: u64,
     ) -> Result<Undo, BlockError> {
+        self.connect_with(block, rules, reward, Signatures::Check)
+    }
+
+    /// [`UtxoSet::connect`], verifying the payments' signatures or not.
+    pub fn connect_with(
+        &mut self,
+        block: &Block,
+        rules: &SpendRules,
+        reward: u64,
+        signatures: Signatures,
+    ) -> Result<Undo, BlockError> {
         let height = rules.height;
         let mut created: HashMap<OutPoint, Utxo> = HashMap::new();
         let mut spent: HashSet<OutPoint> = HashSet::new();
         let mut fees = 0u64;
         for (index, tx) in block.transactions.iter().enumerate().skip(1) {
-            let fee = check_payment(tx, rules, |input, outpoint| {
+            let fee = check_spends(tx, rules, |input, outpoint| {
                 if spent.contains(outpoint) {
                     return Err(TxError::DoubleSpend { input });
                 }
@@ -110,6 +131,12 @@ impl UtxoSet {
                     .or_else(|| self.coins.get(outpoint))
                     .copied()
                     .ok_or(TxError::MissingInput { input })
+            })
+            .and_then(|fee| {
+                if signatures == Signatures::Check {
+                    check_signatures(tx, &rules.genesis)?;
+                }
+                Ok(fee)
             })
             .map_err(|error| BlockError::Tx { index, error })?;
             fees = sum_values([fees, fee]).map_err(|error| BlockError::Tx { index, error })?;
@@ -182,6 +209,17 @@ fn add_outputs(coins: &mut HashMap<OutPoint, Utxo>, tx: &Transaction, height: u6
 pub fn check_payment(
     tx: &Transaction,
     rules: &SpendRules,
+    lookup: impl FnMut(usize, &OutPoint) -> Result<Utxo, TxError>,
+) -> Result<u64, TxError> {
+    let fee = check_spends(tx, rules, lookup)?;
+    check_signatures(tx, &rules.genesis)?;
+    Ok(fee)
+}
+
+/// Everything [`check_payment`] checks but the signatures.
+fn check_spends(
+    tx: &Transaction,
+    rules: &SpendRules,
     mut lookup: impl FnMut(usize, &OutPoint) -> Result<Utxo, TxError>,
 ) -> Result<u64, TxError> {
     let mut values = Vec::with_capacity(tx.inputs.len());
@@ -201,7 +239,12 @@ pub fn check_payment(
     if outputs > inputs {
         return Err(TxError::OutputsExceedInputs { inputs, outputs });
     }
-    let signing_hash = tx.signing_hash(&rules.genesis);
+    Ok(inputs - outputs)
+}
+
+/// Each input's signature over the transaction's signing hash in the room of `genesis`.
+fn check_signatures(tx: &Transaction, genesis: &Hash) -> Result<(), TxError> {
+    let signing_hash = tx.signing_hash(genesis);
     for (input, spend) in tx.inputs.iter().enumerate() {
         spend
             .public_key
@@ -211,5 +254,5 @@ pub fn check_payment(
                 crate::keys::KeyError::BadSignature => TxError::BadSignature { input },
             })?;
     }
-    Ok(inputs - outputs)
+    Ok(())
 }
