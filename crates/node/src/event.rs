@@ -25,9 +25,6 @@ pub enum Event {
     MinedBlock(Block),
     /// The wallet made a payment.
     SubmitTx(Transaction),
-    /// A block from storage, at start, in any order. Not announced: peers learn of the
-    /// chain from the handshake.
-    LoadBlock(Block),
     /// Node ids heard of outside the mesh, e.g. the signaling server's peer list.
     PeersKnown(Vec<NodeId>),
 }
@@ -54,8 +51,9 @@ pub enum Action {
     StopMining,
     /// Persist this block (it was accepted into the block tree).
     StoreBlock(Block),
-    /// Delete this stored block: its side branch fell too far behind the tip and the
-    /// block tree let it go.
+    /// Delete this stored block (by the key it is filed under): its side branch fell too
+    /// far behind the tip and the block tree let it go, or [`crate::Node::load_stored`]
+    /// refused the record.
     ForgetBlock(Hash),
 }
 
@@ -141,8 +139,6 @@ pub enum NodeEvent {
 pub enum NodeError {
     #[error("the mined block is invalid: {0}")]
     InvalidMinedBlock(BlockError),
-    #[error("the stored block is invalid: {0}")]
-    InvalidStoredBlock(BlockError),
     #[error("the transaction was refused: {0}")]
     Tx(MempoolError),
     #[error("{0}")]

@@ -11,7 +11,7 @@
 //!
 //! ```text
 //! let mut node = Node::new(Config::default(), key, params, seed, now);
-//! for block in stored_blocks { node.handle_event(now, Event::LoadBlock(block))?; }
+//! let report = node.load_stored(now, stored_records);      // (key, block), any order
 //! node.handle_event(now, Event::PeersKnown(ids_from_signaling_server))?;
 //! loop {
 //!     // 1. Carry out every action, in order, before the next input.
@@ -24,6 +24,7 @@
 //!             Action::MineTemplate(block) => workers.mine(block),
 //!             Action::StopMining => workers.stop(),
 //!             Action::StoreBlock(block) => indexeddb.put(block),
+//!             Action::ForgetBlock(key) => indexeddb.delete(key),
 //!         }
 //!     }
 //!     // 2. Show what happened.
@@ -67,8 +68,8 @@
 //!   may cost, requests and wants outstanding, orphan bytes, peer lists, relays. Past
 //!   one, its requests wait or it loses points; nothing a peer sends grows without
 //!   bound.
-//! - `Err` from `handle_event` only refuses a local input (a mined block, a stored
-//!   block, a wallet's transaction); it is never caused by a peer.
+//! - `Err` from `handle_event` only refuses a local input (a mined block, a wallet's
+//!   transaction); it is never caused by a peer.
 //!
 //! # Modules
 //!

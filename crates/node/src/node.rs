@@ -5,9 +5,9 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use tabchain_core::{
-    Accepted, Address, Balance, Block, BlockError, Hash, Header, Ledger, MempoolError, NodeId,
-    OutPoint, Params, PublicKey, SecretKey, Timestamp, TipChange, Transaction, TxError, TxId,
-    Wallet,
+    Accepted, Address, Balance, Block, BlockError, Hash, Header, Ledger, LoadReport, MempoolError,
+    NodeId, OutPoint, Params, PublicKey, SecretKey, Signatures, Timestamp, TipChange, Transaction,
+    TxError, TxId, Wallet,
 };
 
 use crate::config::{Config, Gossip};
@@ -116,8 +116,9 @@ pub struct Node {
     syncing: bool,
     /// Whether our set of ready peers changed since we last listed it to them.
     peers_changed: bool,
-    /// Stored blocks loaded before their parents, waiting in the chain's orphan pool,
-    /// to report them when their parents arrive.
+    /// Blocks waiting in the chain's own orphan pool (a mined block whose parent was
+    /// pruned meanwhile, and blocks built on such a one), to report them when their
+    /// parents arrive.
     orphans: HashMap<Hash, Origin>,
     /// Peers' blocks whose parents we lack.
     orphan_pool: Orphans,
@@ -139,7 +140,7 @@ pub struct Node {
 
 impl Node {
     /// A node with only the genesis block of `params`; load stored blocks with
-    /// [`Event::LoadBlock`]. All its randomness comes from `rng_seed`.
+    /// [`Node::load_stored`]. All its randomness comes from `rng_seed`.
     pub fn new(
         config: Config,
         key: SecretKey,
@@ -261,9 +262,14 @@ impl Node {
         self.book.ids()
     }
 
-    /// While catching up: the height of the best header heard of.
-    pub fn sync_target(&self) -> Option<u64> {
-        self.sync.target()
+    /// While catching up: our height, and the height of the best header heard of
+    /// (header-first sync learns it before fetching the blocks).
+    pub fn sync_progress(&self) -> Option<(u64, u64)> {
+        let height = self.height();
+        self.sync
+            .target()
+            .filter(|target| *target > height)
+            .map(|target| (height, target))
     }
 
     /// Where mined coins go, if mining is on.
@@ -274,7 +280,7 @@ impl Node {
     // Input.
 
     /// Takes one event from outside. `Err` only refuses a local input (a mined block,
-    /// a stored block, a wallet's transaction); whatever a peer sends never makes one.
+    /// a wallet's transaction); whatever a peer sends never makes one.
     pub fn handle_event(&mut self, now: Timestamp, event: Event) -> Result<(), NodeError> {
         self.advance(now);
         let result = match event {
@@ -306,9 +312,6 @@ impl Node {
                 }
                 accepted.map_err(NodeError::InvalidMinedBlock)
             }
-            Event::LoadBlock(block) => self
-                .accept_block(block, Origin::Storage)
-                .map_err(NodeError::InvalidStoredBlock),
             Event::SubmitTx(tx) => self.add_tx(tx, None).map(|_| ()).map_err(NodeError::Tx),
             Event::PeersKnown(ids) => {
                 for id in ids {
@@ -386,6 +389,42 @@ impl Node {
     }
 
     // Commands.
+
+    /// Loads the blocks storage kept, each with the key it was filed under (its hash),
+    /// in any order; call it once at start, before any peer links. Blocks are checked
+    /// and connected in chain order as [`tabchain_core::Chain::load_stored`] describes,
+    /// the tip moves once, to the most-work valid branch, and none is announced (peers
+    /// learn of the chain in the handshake).
+    ///
+    /// The payments' signatures are not verified again: this node verified them before
+    /// storing, and a forgery edited into the store under a re-mined proof of work only
+    /// fools this tab, since peers verify every block it serves them.
+    ///
+    /// Storage should then delete what the [`Action::ForgetBlock`]s name: the refused
+    /// records (peers still have the good ones; sync fetches them) and side branches
+    /// too far behind the tip to keep. The report says why each record was refused.
+    pub fn load_stored(&mut self, now: Timestamp, records: Vec<(Hash, Block)>) -> LoadReport {
+        self.advance(now);
+        let report = self
+            .ledger
+            .load_stored(records, self.now, Signatures::Trust);
+        for hash in &report.stored {
+            self.sync.block_done(hash);
+            self.report_block(*hash, Origin::Storage);
+        }
+        let forget = report
+            .refused
+            .iter()
+            .map(|(key, _)| key)
+            .chain(&report.pruned);
+        self.actions
+            .extend(forget.copied().map(Action::ForgetBlock));
+        if let Some(change) = &report.tip_change {
+            self.tip_moved(change, Origin::Storage);
+        }
+        self.finish();
+        report
+    }
 
     /// Starts (`Some`) or stops (`None`) emitting templates paying `pay_to`.
     pub fn set_mining(&mut self, now: Timestamp, pay_to: Option<Address>) {
@@ -1323,9 +1362,14 @@ impl Node {
             let chain = self.ledger.chain();
             self.orphans.retain(|h, _| chain.knows(h));
         }
-        let Some(change) = tip_change else {
-            return;
-        };
+        if let Some(change) = tip_change {
+            self.tip_moved(&change, origin);
+        }
+    }
+
+    /// Tells the UI and peers of a new tip, returns the payments of a lost branch to
+    /// them, and moves mining and sync on.
+    fn tip_moved(&mut self, change: &TipChange, origin: Origin) {
         let tip = self.tip();
         self.events.push_back(NodeEvent::NewTip {
             hash: tip,

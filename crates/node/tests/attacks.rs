@@ -279,7 +279,7 @@ fn a_peer_claiming_the_longest_chain_and_showing_none_loses_the_sync() {
     )));
     let headers = blocks.iter().map(|b| b.header).collect();
     honest.send(&mut x, T0, &Message::Headers(headers));
-    assert_eq!(x.sync_target(), Some(3));
+    assert_eq!(x.sync_progress(), Some((0, 3)));
 }
 
 #[test]
@@ -293,9 +293,7 @@ fn replies_wait_for_the_peers_byte_budget_and_repeats_cost() {
     };
     let mut x = common::node_with(1, config, params());
     let blocks = common::chain(5);
-    for block in &blocks {
-        x.handle_event(T0, Event::LoadBlock(block.clone())).unwrap();
-    }
+    x.load_stored(T0, common::records(&blocks));
     let peer = Scripted::new(2);
     peer.connect(&mut x, T0, 0, Hash::ZERO);
     drain(&mut x);
@@ -348,9 +346,7 @@ fn a_payment_of_a_coin_not_yet_mature_here_is_no_lie() {
     use tabchain_core::{Input, OutPoint, Output, Signature, Transaction};
     let mut x = node(1);
     let blocks = common::chain(2);
-    for block in &blocks {
-        x.handle_event(T0, Event::LoadBlock(block.clone())).unwrap();
-    }
+    x.load_stored(T0, common::records(&blocks));
     let relayer = Scripted::new(2);
     relayer.connect(&mut x, T0, 2, blocks[1].hash());
     drain(&mut x);
@@ -399,9 +395,7 @@ fn side_branch_blocks_past_a_peers_budget_cost_it_its_link() {
     // healing partition's worth; past that each costs the peer 20 points, and it is
     // dropped before it can take much more of that memory.
     let mut x = node(1);
-    for block in common::chain(10) {
-        x.handle_event(T0, Event::LoadBlock(block)).unwrap();
-    }
+    x.load_stored(T0, common::records(&common::chain(10)));
     let genesis = params().genesis().hash();
     let peer = Scripted::new(9);
     peer.connect(&mut x, T0, 0, genesis);

@@ -86,7 +86,7 @@ fn a_node_whose_storage_lost_a_block_fetches_it_again() {
     assert_eq!(
         sim.node(2).height(),
         4,
-        "blocks 6 to 10 wait for the lost 5th"
+        "blocks 6 to 10 cannot connect without the lost 5th: forgotten, fetched again"
     );
     sim.run_for(3_000);
     assert_eq!(sim.node(2).height(), 10, "seed {seed}");

@@ -380,14 +380,15 @@ impl Sim {
 
     /// Hands node `i` stored blocks, as a reloaded tab would.
     pub fn load(&mut self, i: usize, blocks: &[Block]) {
+        let mut records = Vec::with_capacity(blocks.len());
         for block in blocks {
-            self.store.insert(block.hash(), block.clone());
-            self.nodes[i].stored.push(block.hash());
-            let now = self.now;
-            let _ = self.nodes[i]
-                .node
-                .handle_event(now, Event::LoadBlock(block.clone()));
+            let hash = block.hash();
+            self.store.insert(hash, block.clone());
+            self.nodes[i].stored.push(hash);
+            records.push((hash, block.clone()));
         }
+        let now = self.now;
+        self.nodes[i].node.load_stored(now, records);
         self.after_call(i);
     }
 

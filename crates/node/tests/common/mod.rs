@@ -3,7 +3,7 @@
 
 #![allow(dead_code)] // each test binary uses its own part of this module
 
-use tabchain_core::{pow, Block, Ledger, NodeId, Params, SecretKey, Timestamp};
+use tabchain_core::{pow, Block, Hash, Ledger, NodeId, Params, SecretKey, Timestamp};
 use tabchain_node::{Action, Config, Event, Message, Node, NodeEvent, Version};
 
 pub const T0: Timestamp = Timestamp(1_800_000_000_000);
@@ -129,6 +129,11 @@ impl Scripted {
         )
         .unwrap();
     }
+}
+
+/// Blocks as storage hands them back: each under its key, its hash.
+pub fn records(blocks: &[Block]) -> Vec<(Hash, Block)> {
+    blocks.iter().map(|b| (b.hash(), b.clone())).collect()
 }
 
 /// A chain of `count` blocks on `params`' genesis, one second apart, ending before T0.
