@@ -1,5 +1,6 @@
 //! Throughput of the ledger's hot paths: proof-of-work hashing (with and without the
-//! midstate), block validation, signature checks, and a depth-100 reorg.
+//! midstate), block validation, signature checks, a depth-100 reorg, and loading a
+//! stored chain of 2000 blocks.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -7,7 +8,9 @@ mod common;
 use common::*;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use tabchain_core::pow::search_full_hash;
-use tabchain_core::{Block, Chain, Hash, Header, Ledger, Output, Params, PowSearch, Timestamp};
+use tabchain_core::{
+    Block, Chain, Hash, Header, Ledger, Output, Params, PowSearch, Signatures, Timestamp,
+};
 
 const NONCES: u64 = 10_000;
 
@@ -97,23 +100,23 @@ fn validation(c: &mut Criterion) {
 
 fn reorg(c: &mut Criterion) {
     let params = Params::for_tests("bench");
-    let mut builder = Chain::new(params.clone());
-    let genesis = builder.genesis_hash();
-    let grow = |builder: &mut Chain, miner: u8, count: usize| {
-        let mut parent = genesis;
+    // Each branch from a builder of its own: one chain would not store a branch that
+    // trails its tip by 100 blocks, so it could not build on it.
+    let grow = |miner: u8, count: usize| {
+        let mut builder = Chain::new(params.clone());
         let mut blocks = Vec::new();
         for _ in 0..count {
-            let block = child(builder, parent, vec![], 0, address(miner), 10_000);
-            parent = block.hash();
+            let block = child(&builder, builder.tip(), vec![], 0, address(miner), 10_000);
             builder.process_block(block.clone(), LATER).unwrap();
             blocks.push(block);
         }
         blocks
     };
-    let current = grow(&mut builder, 1, 100);
-    let mut rival = grow(&mut builder, 2, 101);
+    let current = grow(1, 100);
+    let mut rival = grow(2, 101);
     let last = rival.pop().unwrap();
-    // The rival's first 100 blocks tie with the current branch, so they wait on the side.
+    // The rival's first 100 blocks trail the current branch, so they are held until the
+    // last brings the branch ahead.
     let mut chain = Chain::new(params);
     for block in current.into_iter().chain(rival) {
         chain.process_block(block, LATER).unwrap();
@@ -130,5 +133,69 @@ fn reorg(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, pow, validation, reorg);
+/// A chain of `length` blocks in which wallet 1 mines, and from the 12th block on pays
+/// wallet 2 three times a block from its oldest coins, so that loading it replays
+/// payments, not only coinbases.
+fn paying_chain(length: usize) -> Vec<Block> {
+    let mut ledger = Ledger::new(Params::for_tests("bench"));
+    let genesis = ledger.chain().genesis_hash();
+    (0..length)
+        .map(|_| {
+            for coin in ledger.spendable(&address(1)).into_iter().take(3) {
+                let tx = wallet(1)
+                    .pay(&[coin], address(2), 1_000, 1, &genesis)
+                    .unwrap();
+                ledger.submit_tx(tx).unwrap();
+            }
+            let mut block = ledger.template(address(1), LATER);
+            block.header.time = ledger.chain().tip_header().time.saturating_add(10_000);
+            seal(&mut block);
+            ledger.submit_block(block.clone(), LATER).unwrap();
+            block
+        })
+        .collect()
+}
+
+fn load(c: &mut Criterion) {
+    let blocks = paying_chain(2_000);
+    let payments: usize = blocks.iter().map(|b| b.transactions.len() - 1).sum();
+    assert!(payments > 5_000, "{payments} payments");
+    // In key order, as the browser's store hands them back.
+    let mut records: Vec<(Hash, Block)> = blocks.iter().map(|b| (b.hash(), b.clone())).collect();
+    records.sort_by_key(|(key, _)| *key);
+    let params = Params::for_tests("bench");
+    let mut group = c.benchmark_group("load_2000_blocks");
+    group.sample_size(10);
+    for (name, signatures) in [
+        ("signatures_checked", Signatures::Check),
+        ("signatures_trusted", Signatures::Trust),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || (Chain::new(params.clone()), records.clone()),
+                |(mut chain, records)| {
+                    chain.load_stored(records, LATER, signatures);
+                    assert_eq!(chain.height(), 2_000);
+                },
+                BatchSize::LargeInput,
+            )
+        });
+    }
+    // For comparison: the blocks handed over one by one in chain order, as from a peer.
+    group.bench_function("one_by_one_in_chain_order", |b| {
+        b.iter_batched(
+            || (Chain::new(params.clone()), blocks.clone()),
+            |(mut chain, blocks)| {
+                for block in blocks {
+                    chain.process_block(block, LATER).unwrap();
+                }
+                assert_eq!(chain.height(), 2_000);
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, pow, validation, reorg, load);
 criterion_main!(benches);

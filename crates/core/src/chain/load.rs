@@ -54,8 +54,9 @@ impl Chain {
     /// still carry a valid proof of work under its key and pass every other check here;
     /// it fools only that person's own tab, since peers check every block it serves
     /// them in full. Bitcoin Core likewise trusts its block files, and revalidates only
-    /// on request (`-checkblocks`). Verifying costs one ed25519 check per input (the
-    /// ledger bench's `load` group measures both).
+    /// on request (`-checkblocks`). Verifying costs one ed25519 check per input, most of
+    /// the work: the ledger bench's `load_2000_blocks` loads 2000 blocks with 6000
+    /// payments in about 280 ms checked and 22 ms trusted (natively; wasm is slower).
     pub fn load_stored(
         &mut self,
         records: Vec<(Hash, Block)>,
