@@ -390,6 +390,10 @@ function readPage() {
     path: text(row.querySelector('[data-testid="peer-path"]')),
     reason: text(row.querySelector('[data-testid="peer-reason"]')),
   }));
+  const relays = [...document.querySelectorAll('[data-testid="relay"]')].map((el) => ({
+    url: el.dataset.url ?? null,
+    state: el.dataset.state ?? null,
+  }));
   const blocks = [...document.querySelectorAll('[data-testid="block-row"]')].map((row) => ({
     height: num(row.dataset.height),
     hash: row.dataset.hash ?? null,
@@ -405,6 +409,7 @@ function readPage() {
     url: location.href,
     nodeId: text(q('node-id')),
     signal: signal ? (signal.dataset.state ?? null) : null,
+    relays,
     peers,
     height: num(text(q('chain-height'))),
     blocks,
@@ -442,7 +447,7 @@ export function describe(s) {
  * `last` is the newest snapshot, and `firstSeen` holds, per event key, the page time
  * (ms since the epoch) when the event was first observed:
  *   `peer:<id>:<state>`, `block:<hash>` (any block row), `tip:<hash>`, `height:<n>`,
- *   `signal:<state>`.
+ *   `signal:<state>`, `relay:<url>:<state>`.
  * `peersEver` is every peer id any snapshot of this tab listed.
  */
 export class Tab {
@@ -503,6 +508,7 @@ export class Tab {
     if (s.tip) seen(`tip:${s.tip}`);
     if (s.height !== null) seen(`height:${s.height}`);
     if (s.signal) seen(`signal:${s.signal}`);
+    for (const r of s.relays) seen(`relay:${r.url}:${r.state}`);
     this.#timeline(s);
   }
 

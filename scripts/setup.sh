@@ -4,7 +4,7 @@
 #
 #     source scripts/setup.sh
 #
-# setup_chromium and setup_coturn are only defined here: the scripts call them when they
+# setup_chromium, setup_coturn and setup_nostr_relay are only defined here: the scripts call them when they
 # need them. Afterwards PATH holds node_modules/.bin (binaryen's wasm-opt, which trunk
 # uses) and ~/.cargo/bin (trunk, wasm-bindgen, wasm-bindgen-test-runner). Safe to source again:
 # each step checks first and does nothing when its tool is already at the pinned version.
@@ -95,6 +95,30 @@ setup_coturn() {
             as_root systemctl disable --now coturn.service
         fi
     fi
+}
+
+# A Nostr relay for the browser tests of signaling without a server: nostr-relay from
+# PyPI in a virtual environment of its own, .tools/nostr-relay, at the versions in
+# scripts/nostr-relay-requirements.txt (a stamp holds that file's hash). Debian's python3
+# (3.11, for which every pinned package has a wheel) and its venv module, from apt.
+setup_nostr_relay() {
+    local venv="$TABCHAIN_ROOT/.tools/nostr-relay"
+    local requirements="$TABCHAIN_ROOT/scripts/nostr-relay-requirements.txt"
+    local want
+    want="$(sha256sum "$requirements" | cut -d' ' -f1)"
+    if [ -x "$venv/bin/nostr-relay" ] && [ "$(cat "$venv/.tabchain-requirements.sha256" 2>/dev/null)" = "$want" ]; then
+        return
+    fi
+    if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+        setup_note "installing python3 and python3-venv"
+        as_root apt-get update
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y python3 python3-venv
+    fi
+    setup_note "installing the nostr-relay test relay (pip, into .tools/nostr-relay)"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check --no-input -r "$requirements"
+    printf '%s\n' "$want" >"$venv/.tabchain-requirements.sha256"
 }
 
 setup_wasm_target

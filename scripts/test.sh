@@ -32,8 +32,9 @@ setup_coturn
 step "Rust tests (with every fuzz target's corpus replayed on stable: fuzz/tests/corpus.rs)"
 cargo test --workspace --locked
 
-step "a browser for the wasm and end-to-end tests (chromium, chromedriver)"
+step "a browser for the wasm and end-to-end tests (chromium, chromedriver), and a Nostr relay for them"
 setup_chromium
+setup_nostr_relay
 
 # The browser tests run in a private network namespace holding only a loopback
 # interface: nothing can leave the machine, and 127.0.0.1 is the only ICE candidate.

@@ -42,8 +42,8 @@ pub fn ChainPanel(chain: Memo<ChainInfo>) -> impl IntoView {
                     </span>
                 </div>
             </div>
-            {move || chain.with(|c| c.sync_target.map(|target| view! {
-                <p class="sync">"Catching up: " {c.height} " of " {target}</p>
+            {move || chain.with(|c| c.sync.map(|(height, target)| view! {
+                <p class="sync" data-testid="sync-progress">"Catching up: " {height} " of " {target}</p>
             }))}
             <table>
                 <thead>

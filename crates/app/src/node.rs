@@ -1,4 +1,5 @@
-//! The top bar: this node's name, id and room, and how it reaches the signaling server.
+//! The top bar: this node's name, id and room, how it reaches the signaling server, and
+//! the Nostr relays it meets its room through when there are any.
 
 use leptos::prelude::*;
 use tabchain_web::view::{NodeInfo, SignalInfo, SignalState};
@@ -49,6 +50,26 @@ pub fn NodeBar(node: Memo<NodeInfo>, signal: Memo<SignalInfo>) -> impl IntoView 
                 <span>{status_text}</span>
                 <span class="detail">{move || signal.with(|s| s.detail.clone())}</span>
             </div>
+            {move || signal.with(|s| (!s.relays.is_empty()).then(|| view! {
+                <ul class="relays" data-testid="relays" title="Nostr relays: they only pass on encrypted notes until the first link is up">
+                    <li class="label">"Nostr relays"</li>
+                    {s.relays.iter().map(|relay| view! {
+                        <li
+                            class="relay"
+                            data-testid="relay"
+                            data-url=relay.url.clone()
+                            data-state=relay.state
+                            title=format!(
+                                "{} · {} · {} notes heard, {} published {}",
+                                relay.url, relay.state, relay.heard, relay.published, relay.detail
+                            )
+                        >
+                            <span class="dot" aria-hidden="true"></span>
+                            {relay.host.clone()}
+                        </li>
+                    }).collect_view()}
+                </ul>
+            }))}
         </header>
     }
 }

@@ -1,5 +1,5 @@
 //! The browser node: one [`Node`] driven by the clock, WebRTC links, the signaling
-//! server, the room's BroadcastChannel, mining workers and IndexedDB.
+//! server or Nostr relays, the room's BroadcastChannel, mining workers and IndexedDB.
 //!
 //! Every browser callback turns into an [`Input`] delivered to the [`Driver`]; after
 //! each one the driver carries out the node's actions, re-arms its one timer and, at
@@ -9,8 +9,9 @@
 //!
 //! Which links exist, how their signals travel and when an attempt is given up is the
 //! link manager's ([`Links`], shared with the simulator); this driver only carries out
-//! its actions with real `RTCPeerConnection`s, the signaling server's socket and the
-//! room's BroadcastChannel.
+//! its actions with real `RTCPeerConnection`s, the signaling server's socket, the
+//! relays' sockets (for the relay pool, [`Pool`], which decides what to say on them) and
+//! the room's BroadcastChannel.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
@@ -19,6 +20,7 @@ use std::rc::{Rc, Weak};
 use tabchain_core::{Address, NodeId, SecretKey, Timestamp, Wallet};
 use tabchain_node::link::{LinkAction, Links, Route, Signal};
 use tabchain_node::{Action, Config, Event, Node, NodeError};
+use tabchain_nostr::{Body, Pool, PoolAction, RoomKey, DEFAULT_RELAYS};
 use tabchain_signal::{hello, Backoff, ClientMessage, IceServer, ServerMessage};
 use wasm_bindgen::prelude::*;
 use web_sys::PageTransitionEvent;
@@ -32,9 +34,11 @@ use crate::path::PathInfo;
 use crate::record;
 use crate::rtc::{describe, Link, RtcEvent};
 use crate::settings::Settings;
-use crate::signaling::{ServerEvent, SignalSocket};
+use crate::socket::{SocketEvent, TextSocket};
 use crate::store::{Records, Store};
-use crate::view::{parse_coins, LogKind, MinerInfo, SignalInfo, SignalState, Surroundings, View};
+use crate::view::{
+    parse_coins, LogKind, MinerInfo, RelayInfo, SignalInfo, SignalState, Surroundings, View,
+};
 use crate::wire::{self, Broadcast};
 
 /// The page gets a new view at most this often (a busy miner reports ~60 times a second).
@@ -57,7 +61,8 @@ const GOODBYE_GRACE_MS: u32 = 200;
 enum Input {
     Tick,
     Loaded(Result<(Store, Records), String>),
-    Server(ServerEvent),
+    Server(SocketEvent),
+    Relay { relay: usize, event: SocketEvent },
     Local(Broadcast),
     Rtc {
         peer: NodeId,
@@ -85,13 +90,22 @@ struct Conn {
 #[derive(Debug)]
 struct Server {
     url: String,
-    socket: Option<SignalSocket>,
+    socket: Option<TextSocket>,
+    /// It welcomed us once: this page has a signaling server.
+    seen: bool,
     state: SignalState,
     detail: String,
     /// STUN and TURN servers the server handed out in its `welcome`.
     ice: Vec<IceServer>,
     retry_at: Option<Timestamp>,
     backoff: Backoff,
+}
+
+/// The Nostr relays this tab meets the room through, and their sockets.
+#[derive(Debug)]
+struct Relays {
+    pool: Pool,
+    sockets: Vec<Option<TextSocket>>,
 }
 
 /// Why the wallet could not pay.
@@ -261,6 +275,8 @@ struct Driver {
     conns: HashMap<NodeId, Conn>,
     paths_due: Timestamp,
     server: Server,
+    /// Started when the page names relays, or has no signaling server.
+    relays: Option<Relays>,
     local: Option<LocalRoom>,
     /// Sent with this tab's `Hello`: what an older tab with the same key must sign.
     hello_nonce: [u8; 32],
@@ -317,12 +333,14 @@ impl Driver {
             server: Server {
                 url,
                 socket: None,
+                seen: false,
                 state: SignalState::Connecting,
                 detail: "reading stored blocks".into(),
                 ice: Vec::new(),
                 retry_at: None,
                 backoff: Backoff::new(SERVER_RETRY_FIRST_MS, SERVER_RETRY_LONGEST_MS, random_u64()),
             },
+            relays: None,
             local: None,
             hello_nonce: random_bytes(),
             store: None,
@@ -360,6 +378,7 @@ impl Driver {
             }
             Input::Loaded(loaded) => self.on_loaded(now, loaded),
             Input::Server(event) => self.on_server(now, event),
+            Input::Relay { relay, event } => self.on_relay(now, relay, event),
             Input::Local(message) => self.on_local(now, message),
             Input::Rtc {
                 peer,
@@ -383,6 +402,9 @@ impl Driver {
     fn on_tick(&mut self, now: Timestamp) {
         self.node.handle_timeout(now);
         self.links.handle_timeout(now);
+        if let Some(relays) = &mut self.relays {
+            relays.pool.handle_timeout(now);
+        }
         if self.paths_due <= now {
             self.paths_due = now.saturating_add(PATH_INTERVAL_MS);
             for (peer, conn) in &self.conns {
@@ -403,22 +425,23 @@ impl Driver {
     fn on_loaded(&mut self, now: Timestamp, loaded: Result<(Store, Records), String>) {
         match loaded {
             Ok((store, records)) => {
+                let mut blocks = Vec::with_capacity(records.len());
                 for (key, bytes) in records {
-                    let outcome = record::decode(&key, &bytes)
-                        .map_err(|err| err.to_string())
-                        .and_then(|block| {
-                            self.node
-                                .handle_event(now, Event::LoadBlock(block))
-                                .map_err(|err| err.to_string())
-                        });
-                    match outcome {
-                        Ok(()) => self.loaded += 1,
+                    match record::decode(&key, &bytes) {
+                        Ok(block) => blocks.push(block),
                         Err(err) => {
                             self.corrupt += 1;
                             store.delete(&key);
-                            self.warn(format!("dropped stored block {:.12}: {err}", key));
+                            self.warn(format!("dropped stored block {key:.12}: {err}"));
                         }
                     }
+                }
+                // Refused records are forgotten through the node's `ForgetBlock`s.
+                let report = self.node.load_stored(now, blocks);
+                self.loaded = report.stored.len();
+                self.corrupt += report.refused.len();
+                for (hash, err) in &report.refused {
+                    self.warn(format!("dropped stored block {:.12}: {err}", hash.to_string()));
                 }
                 self.log.push(
                     now,
@@ -436,6 +459,9 @@ impl Driver {
             )),
         }
         self.connect_server(now);
+        if self.settings.relays.is_some() {
+            self.start_relays(now);
+        }
         match LocalRoom::join(&self.network_name(), self.sink.map(Input::Local)) {
             Ok(room) => {
                 room.post(&Broadcast::Hello {
@@ -453,7 +479,7 @@ impl Driver {
     fn connect_server(&mut self, now: Timestamp) {
         self.server.state = SignalState::Connecting;
         self.server.detail.clear();
-        match SignalSocket::open(&self.server.url, self.sink.map(Input::Server)) {
+        match TextSocket::open(&self.server.url, self.sink.map(Input::Server)) {
             Ok(socket) => self.server.socket = Some(socket),
             Err(err) => {
                 let why = describe(&err);
@@ -469,19 +495,45 @@ impl Driver {
         let delay = self.server.backoff.next_delay_ms();
         self.server.retry_at = Some(now.saturating_add(delay));
         self.server.detail = format!("{why}; trying again in {:.1} s", delay as f64 / 1000.0);
+        // A page with no signaling server of its own (a static site) meets its room
+        // through public relays; one that names another server relies on it.
+        if !self.server.seen && self.settings.signal.is_none() {
+            self.start_relays(now);
+        }
     }
 
-    fn on_server(&mut self, now: Timestamp, event: ServerEvent) {
-        match event {
-            ServerEvent::Message(ServerMessage::Challenge { nonce }) => {
+    fn on_server(&mut self, now: Timestamp, event: SocketEvent) {
+        let message = match event {
+            SocketEvent::Open => return,
+            SocketEvent::Text(text) => match ServerMessage::parse(&text) {
+                Ok(message) => message,
+                Err(err) => {
+                    return self.warn(format!("signaling server sent {err}: {text:.80}"));
+                }
+            },
+            SocketEvent::Closed { code, reason } => {
+                let why = match (self.server.state, reason.is_empty()) {
+                    (SignalState::Connected, true) => "the server closed".to_owned(),
+                    (_, true) => format!("no server at {} (code {code})", self.server.url),
+                    (_, false) => format!("the server closed: {reason}"),
+                };
+                if self.server.state == SignalState::Connected {
+                    self.log.push(now, LogKind::Warning, why.clone());
+                }
+                return self.server_lost(now, why);
+            }
+        };
+        match message {
+            ServerMessage::Challenge { nonce } => {
                 if let Some(socket) = &self.server.socket {
-                    socket.send(&hello(&self.key, &self.settings.room, &nonce));
+                    socket.send(&hello(&self.key, &self.settings.room, &nonce).to_json());
                 }
             }
-            ServerEvent::Message(ServerMessage::Welcome {
+            ServerMessage::Welcome {
                 peers, ice_servers, ..
-            }) => {
+            } => {
                 self.server.state = SignalState::Connected;
+                self.server.seen = true;
                 self.server.detail.clear();
                 self.server.backoff.reset();
                 self.server.ice = ice_servers;
@@ -497,35 +549,109 @@ impl Driver {
                 );
                 let _ = self.node.handle_event(now, Event::PeersKnown(peers));
             }
-            ServerEvent::Message(ServerMessage::PeerJoined { peer_id }) => {
+            ServerMessage::PeerJoined { peer_id } => {
                 self.links.server_peer_joined(peer_id);
                 let _ = self
                     .node
                     .handle_event(now, Event::PeersKnown(vec![peer_id]));
             }
-            ServerEvent::Message(ServerMessage::PeerLeft { peer_id }) => {
+            ServerMessage::PeerLeft { peer_id } => {
                 self.links.server_peer_left(peer_id);
             }
-            ServerEvent::Message(ServerMessage::Signal { from, payload }) => {
+            ServerMessage::Signal { from, payload } => {
                 match serde_json::from_value::<Signal>(payload) {
                     Ok(signal) => self.links.handle_signal(now, from, Route::Server, signal),
                     Err(err) => self.warn(format!("unreadable signal from {from}: {err}")),
                 }
             }
-            ServerEvent::Message(ServerMessage::Error { code, message }) => {
+            ServerMessage::Error { code, message } => {
                 self.warn(format!("signaling server: {}: {message}", code.as_str()));
             }
-            ServerEvent::Garbage(text) => self.warn(format!("signaling server sent {text}")),
-            ServerEvent::Closed { code, reason } => {
-                let why = match (self.server.state, reason.is_empty()) {
-                    (SignalState::Connected, true) => "the server closed".to_owned(),
-                    (_, true) => format!("no server at {} (code {code})", self.server.url),
-                    (_, false) => format!("the server closed: {reason}"),
-                };
-                if self.server.state == SignalState::Connected {
-                    self.log.push(now, LogKind::Warning, why.clone());
+        }
+    }
+
+    // Nostr relays.
+
+    fn start_relays(&mut self, now: Timestamp) {
+        if self.relays.is_some() {
+            return;
+        }
+        let urls: Vec<String> = match &self.settings.relays {
+            Some(urls) => urls.clone(),
+            None => DEFAULT_RELAYS.iter().map(|url| (*url).to_owned()).collect(),
+        };
+        let genesis = self.node.ledger().chain().genesis_hash();
+        let room = RoomKey::derive(genesis, &self.settings.secret);
+        let mut pool = Pool::new(room, self.key.clone(), &urls, random_bytes());
+        pool.start();
+        self.log.push(
+            now,
+            LogKind::Peer,
+            format!("meeting the room through {} Nostr relays", urls.len()),
+        );
+        self.relays = Some(Relays {
+            pool,
+            sockets: urls.iter().map(|_| None).collect(),
+        });
+    }
+
+    fn on_relay(&mut self, now: Timestamp, relay: usize, event: SocketEvent) {
+        let Some(relays) = &mut self.relays else {
+            return;
+        };
+        match event {
+            SocketEvent::Open => relays.pool.opened(now, relay),
+            SocketEvent::Text(text) => relays.pool.received(now, relay, &text),
+            SocketEvent::Closed { code, reason } => {
+                if let Some(socket) = relays.sockets.get_mut(relay) {
+                    *socket = None;
                 }
-                self.server_lost(now, why);
+                let why = if reason.is_empty() {
+                    format!("closed (code {code})")
+                } else {
+                    format!("closed: {reason}")
+                };
+                relays.pool.closed(now, relay, why);
+            }
+        }
+    }
+
+    fn pool_action(&mut self, now: Timestamp, action: PoolAction) {
+        let Some(relays) = &mut self.relays else {
+            return;
+        };
+        match action {
+            PoolAction::Connect { relay, url } => {
+                let sink = self.sink.map(move |event| Input::Relay { relay, event });
+                match TextSocket::open(&url, sink) {
+                    Ok(socket) => relays.sockets[relay] = Some(socket),
+                    Err(err) => relays.pool.closed(now, relay, describe(&err)),
+                }
+            }
+            PoolAction::Send { relay, text } => {
+                if let Some(socket) = &relays.sockets[relay] {
+                    socket.send(&text);
+                }
+            }
+            PoolAction::Disconnect { relay } => relays.sockets[relay] = None,
+            PoolAction::Heard(note) => {
+                let from = note.from;
+                match note.body {
+                    Body::Hello | Body::Here => {
+                        self.links.nostr_here(from);
+                        // A tab with a link meets the rest through the mesh; it only
+                        // answers hellos, so that the newcomer dials it.
+                        if !self.links.any_open() {
+                            let _ = self.node.handle_event(now, Event::PeersKnown(vec![from]));
+                        }
+                    }
+                    Body::Bye => self.links.nostr_gone(from),
+                    Body::Signals { signals } => {
+                        for signal in signals {
+                            self.links.handle_signal(now, from, Route::Nostr, signal);
+                        }
+                    }
+                }
             }
         }
     }
@@ -783,7 +909,7 @@ impl Driver {
             Route::Server => match &self.server.socket {
                 Some(socket) if self.server.state == SignalState::Connected => {
                     let payload = serde_json::to_value(&signal).expect("signals always encode");
-                    socket.send(&ClientMessage::Signal { to: peer, payload });
+                    socket.send(&ClientMessage::Signal { to: peer, payload }.to_json());
                     Ok(())
                 }
                 _ => Err("the signaling server is gone".to_owned()),
@@ -798,6 +924,10 @@ impl Driver {
                     Ok(())
                 }
                 None => Err("no BroadcastChannel".to_owned()),
+            },
+            Route::Nostr => match &mut self.relays {
+                Some(relays) => relays.pool.send_signal(now(), peer, signal),
+                None => Err("no Nostr relays".to_owned()),
             },
             Route::Mesh => self
                 .node
@@ -820,6 +950,17 @@ impl Driver {
         }
         self.local = None;
         self.server.socket = None;
+        if let Some(relays) = &mut self.relays {
+            relays.pool.leave(now);
+            while let Some(action) = relays.pool.poll_action() {
+                if let PoolAction::Send { relay, text } = action {
+                    if let Some(socket) = &relays.sockets[relay] {
+                        socket.send(&text);
+                    }
+                }
+            }
+        }
+        self.relays = None;
         self.miners.stop();
         self.closed = true;
     }
@@ -835,9 +976,14 @@ impl Driver {
                 self.node_action(now, action);
             } else if let Some(action) = self.links.poll_action() {
                 self.link_action(now, action);
+            } else if let Some(action) = self.relays.as_mut().and_then(|r| r.pool.poll_action()) {
+                self.pool_action(now, action);
             } else {
                 break;
             }
+        }
+        if let Some(relays) = &mut self.relays {
+            relays.pool.set_looking(!self.links.any_open());
         }
         while let Some(event) = self.node.poll_event() {
             self.log.node_event(now, &event);
@@ -882,6 +1028,7 @@ impl Driver {
             self.links.poll_timeout(),
             (!self.conns.is_empty()).then_some(self.paths_due),
             self.server.retry_at,
+            self.relays.as_ref().and_then(|r| r.pool.poll_timeout()),
             self.view_due,
         ]
         .into_iter()
@@ -935,6 +1082,13 @@ impl Driver {
                 url: self.server.url.clone(),
                 detail: self.server.detail.clone(),
                 local_tabs: self.links.local_tabs(),
+                relays: self
+                    .relays
+                    .iter()
+                    .flat_map(|r| r.pool.status())
+                    .map(RelayInfo::from)
+                    .collect(),
+                relay_bytes: self.relays.as_ref().map_or(0, |r| r.pool.bytes_published()),
             },
             dialing: self.links.dialing().collect(),
             paths: self

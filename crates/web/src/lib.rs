@@ -6,7 +6,7 @@
 //! - `driver`: the node's event loop; carries out the link manager's decisions;
 //! - `rtc`: one `RTCPeerConnection` and its data channel; `stats`: what its
 //!   `getStats()` says (the certificates DTLS verified, the selected candidate pair);
-//! - `signaling`: the WebSocket to the signaling server;
+//! - `socket`: a WebSocket, to the signaling server or a Nostr relay;
 //! - `broadcast`: the BroadcastChannel shared by the room's tabs of one browser;
 //! - `miners`: the mining workers; `store`: IndexedDB; `identity`: sessionStorage;
 //! - `js`: the clock, randomness, timers and the one place closures are leaked.
@@ -39,7 +39,7 @@ mod miners;
 #[cfg(target_arch = "wasm32")]
 mod rtc;
 #[cfg(target_arch = "wasm32")]
-mod signaling;
+mod socket;
 #[cfg(target_arch = "wasm32")]
 pub mod stats;
 #[cfg(target_arch = "wasm32")]

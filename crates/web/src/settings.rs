@@ -5,7 +5,10 @@
 //! value link up); `?workers=` sets how many mining workers start; `?signal=` names a
 //! signaling server other than the page's own; `?ice=` lists STUN/TURN servers
 //! (comma-separated), with `?ice_username=` and `?ice_credential=` for TURN, in addition
-//! to those the signaling server hands out in `welcome`.
+//! to those the signaling server hands out in `welcome`. `?relays=` lists Nostr relays
+//! (comma-separated `wss://` URLs) to meet the room through as well; a page with no
+//! signaling server uses [`tabchain_nostr::DEFAULT_RELAYS`] without it. `?secret=` is
+//! the room's password there: tabs with another secret never meet through the relays.
 
 use tabchain_core::Params;
 use tabchain_signal::{IceServer, RoomName, RoomNameError};
@@ -25,6 +28,10 @@ pub struct Settings {
     /// A `ws://` or `wss://` URL of the signaling server's `/ws`, without the room.
     pub signal: Option<String>,
     pub ice: Vec<IceServer>,
+    /// Nostr relays given by the page's address; `None` if it names none.
+    pub relays: Option<Vec<String>>,
+    /// The room's password on Nostr relays (empty for none).
+    pub secret: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -39,6 +46,8 @@ pub enum SettingsError {
     Signal(String),
     #[error("ice servers must be stun:, turn: or turns: URLs, not {0:?}")]
     Ice(String),
+    #[error("relays must be ws:// or wss:// URLs, not {0:?}")]
+    Relay(String),
 }
 
 impl Settings {
@@ -53,6 +62,8 @@ impl Settings {
             workers: None,
             signal: None,
             ice: Vec::new(),
+            relays: None,
+            secret: String::new(),
         };
         let (mut username, mut credential) = (None, None);
         for pair in query.trim_start_matches('?').split('&') {
@@ -99,6 +110,17 @@ impl Settings {
                         });
                     }
                 }
+                "relays" => {
+                    let mut relays = Vec::new();
+                    for url in value.split(',').filter(|url| !url.is_empty()) {
+                        if !(url.starts_with("ws://") || url.starts_with("wss://")) {
+                            return Err(SettingsError::Relay(url.to_owned()));
+                        }
+                        relays.push(url.to_owned());
+                    }
+                    settings.relays = Some(relays);
+                }
+                "secret" => settings.secret = value,
                 "ice_username" => username = Some(value),
                 "ice_credential" => credential = Some(value),
                 _ => {}
@@ -197,7 +219,8 @@ mod tests {
     fn every_setting_is_read() {
         let settings = Settings::from_query(
             "?room=class-1&difficulty=20000&workers=3&signal=ws%3A%2F%2F10.0.0.2%3A8080%2Fws\
-             &ice=stun:stun.example:3478,turn:turn.example:3478&ice_username=pupil&ice_credential=p%40ss&other=x",
+             &ice=stun:stun.example:3478,turn:turn.example:3478&ice_username=pupil&ice_credential=p%40ss&other=x\
+             &relays=wss%3A%2F%2Frelay.one,ws://127.0.0.1:7000&secret=owl+song",
         )
         .unwrap();
         assert_eq!(settings.room.as_str(), "class-1");
@@ -222,12 +245,18 @@ mod tests {
         );
         assert_eq!(settings.ice[1].username.as_deref(), Some("pupil"));
         assert_eq!(settings.ice[1].credential.as_deref(), Some("p@ss"));
+        assert_eq!(
+            settings.relays.as_deref(),
+            Some(&["wss://relay.one".to_owned(), "ws://127.0.0.1:7000".to_owned()][..])
+        );
+        assert_eq!(settings.secret, "owl song");
+        assert_eq!(Settings::from_query("").unwrap().relays, None);
     }
 
     #[test]
     fn bad_values_are_refused_with_the_setting_named() {
         // Tried: a room with a space, zero and non-numeric difficulty, too many workers,
-        // an http:// signaling URL, an ICE server that is a web page.
+        // an http:// signaling URL, an ICE server and a relay that are web pages.
         assert!(matches!(
             Settings::from_query("room=my+room"),
             Err(SettingsError::Room(_))
@@ -252,6 +281,10 @@ mod tests {
             Settings::from_query("ice=https://x"),
             Err(SettingsError::Ice(_))
         ));
+        assert_eq!(
+            Settings::from_query("relays=wss://ok,https://no"),
+            Err(SettingsError::Relay("https://no".into()))
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::collections::{HashMap, VecDeque};
 
 use tabchain_core::{Address, Block, Chain, NodeId, Timestamp, Transaction, COIN};
 use tabchain_node::{Node, PeerState};
+use tabchain_nostr::RelayStatus;
 
 use crate::names::friendly_name;
 use crate::path::PathInfo;
@@ -64,6 +65,42 @@ pub struct SignalInfo {
     pub detail: String,
     /// Tabs of this browser in the room, met over BroadcastChannel.
     pub local_tabs: usize,
+    /// The Nostr relays the tab meets its room through, if any.
+    pub relays: Vec<RelayInfo>,
+    /// Bytes this tab has published to them.
+    pub relay_bytes: u64,
+}
+
+/// A Nostr relay as the page shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelayInfo {
+    /// Its address without the scheme: `relay.damus.io`.
+    pub host: String,
+    pub url: String,
+    /// `connecting`, `open`, `answering`, `paused` or `down`.
+    pub state: &'static str,
+    pub detail: String,
+    pub heard: u64,
+    pub published: u64,
+}
+
+impl From<RelayStatus> for RelayInfo {
+    fn from(status: RelayStatus) -> RelayInfo {
+        let host = status
+            .url
+            .split_once("://")
+            .map_or(status.url.as_str(), |(_, rest)| rest)
+            .trim_end_matches('/')
+            .to_owned();
+        RelayInfo {
+            host,
+            state: status.state.as_str(),
+            url: status.url,
+            detail: status.detail,
+            heard: status.heard,
+            published: status.published,
+        }
+    }
 }
 
 /// A link as the peers panel shows it.
@@ -131,8 +168,8 @@ pub struct ChainInfo {
     pub height: u64,
     pub tip: String,
     pub blocks: Vec<BlockRow>,
-    /// While catching up: the height of the best header heard of.
-    pub sync_target: Option<u64>,
+    /// While catching up: our height, and that of the best header heard of.
+    pub sync: Option<(u64, u64)>,
     /// Blocks read back from IndexedDB at start, and records found corrupt and dropped.
     pub loaded: usize,
     pub corrupt: usize,
@@ -225,7 +262,7 @@ impl View {
                     .into_iter()
                     .map(|block| block_row(block, chain, &around.address))
                     .collect(),
-                sync_target: node.sync_target(),
+                sync: node.sync_progress(),
                 loaded: around.loaded,
                 corrupt: around.corrupt,
                 next_difficulty: chain.next_difficulty(&chain.tip()).unwrap_or(0),

@@ -29,8 +29,9 @@
 //! - Glare: when both sides dial at once, the offer of the smaller node id wins; the
 //!   other side drops its own attempt and answers.
 //! - Routes, in order of preference: the browser's own tabs (BroadcastChannel), then
-//!   the signaling server if the peer is in its room, then the mesh (through a linked
-//!   peer). A link keeps the route it started on.
+//!   the signaling server if the peer is in its room, then Nostr relays if the peer
+//!   announced itself there and we have no link yet (public relays only bootstrap),
+//!   then the mesh (through a linked peer). A link keeps the route it started on.
 //! - A link whose data channel has not opened within [`DIAL_TIMEOUT_MS`] is given up:
 //!   long enough for ICE to try a TURN relay after the direct paths fail.
 //! - Offers that come through the mesh or this browser's tabs (rather than the
@@ -78,6 +79,8 @@ pub enum Route {
     Local,
     /// The signaling server's room.
     Server,
+    /// Public Nostr relays, for a page with no signaling server.
+    Nostr,
     /// Through a linked peer ([`crate::Node::send_signal`]).
     Mesh,
 }
@@ -87,6 +90,7 @@ impl Route {
         match self {
             Route::Local => "this browser",
             Route::Server => "the signaling server",
+            Route::Nostr => "Nostr relays",
             Route::Mesh => "the mesh",
         }
     }
@@ -178,6 +182,8 @@ pub struct Links {
     local: BTreeSet<NodeId>,
     /// The signaling server's room, while joined.
     server: Option<BTreeSet<NodeId>>,
+    /// Tabs that announced themselves in the room on Nostr relays.
+    nostr: BTreeSet<NodeId>,
     /// Offers through the mesh or the browser's tabs we may still answer.
     offers: Budget,
     actions: VecDeque<LinkAction>,
@@ -192,6 +198,7 @@ impl Links {
             links: BTreeMap::new(),
             local: BTreeSet::new(),
             server: None,
+            nostr: BTreeSet::new(),
             offers: Budget::new(OFFER_BURST, OFFERS_PER_SEC, Timestamp(0)),
             actions: VecDeque::new(),
         }
@@ -219,6 +226,11 @@ impl Links {
             .is_some_and(|link| link.open && link.session == session)
     }
 
+    /// Some link is open: relays are no longer needed to meet the room.
+    pub fn any_open(&self) -> bool {
+        self.links.values().any(|link| link.open)
+    }
+
     /// Tabs of this browser in the room.
     pub fn local_tabs(&self) -> usize {
         self.local.len()
@@ -230,6 +242,8 @@ impl Links {
             Route::Local
         } else if self.server.as_ref().is_some_and(|room| room.contains(peer)) {
             Route::Server
+        } else if self.nostr.contains(peer) && !self.any_open() {
+            Route::Nostr
         } else {
             Route::Mesh
         }
@@ -467,6 +481,19 @@ impl Links {
     /// can post a goodbye in another tab's name.
     pub fn local_gone(&mut self, peer: NodeId) {
         self.local.remove(&peer);
+    }
+
+    /// A tab announced itself in the room on a Nostr relay.
+    pub fn nostr_here(&mut self, peer: NodeId) {
+        if peer != self.me && self.nostr.len() < MAX_ROOM_PEERS {
+            self.nostr.insert(peer);
+        }
+    }
+
+    /// A tab said goodbye on the relays. As with the browser's tabs, its link stays
+    /// until it ends on its own.
+    pub fn nostr_gone(&mut self, peer: NodeId) {
+        self.nostr.remove(&peer);
     }
 
     // Time.

@@ -448,3 +448,40 @@ fn offers_through_the_mesh_are_rate_limited() {
     );
     assert_eq!(answers(&drain(&mut links)), 1);
 }
+
+#[test]
+fn nostr_relays_only_bootstrap_and_their_offers_are_rate_limited() {
+    let (me, a, b) = (id(1), id(2), id(3));
+    let mut links = Links::new(me, 7);
+    links.nostr_here(a);
+    links.nostr_here(b);
+    links.nostr_here(me);
+    assert_eq!(links.best_route(&a), Route::Nostr);
+    // The server's room, when there is one, comes first.
+    links.server_joined([b]);
+    assert_eq!(links.best_route(&b), Route::Server);
+    links.server_lost();
+    // Once one link is open, further links go through the mesh.
+    let session = offered(&mut links, T0, a);
+    links.channel_open(a, session);
+    drain(&mut links);
+    assert!(links.any_open());
+    assert_eq!(links.best_route(&b), Route::Mesh);
+    links.nostr_gone(b);
+    links.transport_closed(a, session, "closed".into());
+    assert_eq!(links.best_route(&b), Route::Mesh, "b said goodbye");
+    assert_eq!(links.best_route(&a), Route::Nostr, "no link again");
+    // Anyone can publish offers on a relay: they share the budget of the mesh's.
+    for n in 0..40u8 {
+        let offer = Signal::Offer {
+            session: u64::from(n),
+            sdp: "offer".into(),
+        };
+        links.handle_signal(T0, id(100 + n), Route::Nostr, offer);
+    }
+    let answers = drain(&mut links)
+        .iter()
+        .filter(|a| matches!(a, LinkAction::Answer { .. }))
+        .count();
+    assert_eq!(answers, MAX_UNSOLICITED_ANSWERS);
+}
