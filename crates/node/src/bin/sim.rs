@@ -3,12 +3,13 @@
 //! ```sh
 //! cargo run --release --bin sim -- --nodes 1000 --degree 8 --json
 //! cargo run --release --bin sim -- --nodes 30 --attack orphan-flood --json
+//! cargo run --release --bin sim -- --catch-up 2000 --nodes 4
 //! ```
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use tabchain_node::sim::{run, AdversaryKind, Report, Scenario};
+use tabchain_node::sim::{run, AdversaryKind, CatchUp, Report, Scenario};
 
 /// Simulate a tabchain network: nodes join, mine, gossip, churn, split and heal; then
 /// check that honest nodes converged and measure block propagation.
@@ -59,6 +60,10 @@ struct Args {
     /// Print one JSON object instead of a summary.
     #[arg(long)]
     json: bool,
+    /// Instead: a fresh node joins `--nodes` peers holding a chain of this many blocks;
+    /// measure how long it takes to catch up.
+    #[arg(long)]
+    catch_up: Option<usize>,
 }
 
 impl Args {
@@ -145,6 +150,42 @@ fn main() -> ExitCode {
     // this machine, which is one of the figures the binary reports.
     #[allow(clippy::disallowed_methods, clippy::disallowed_types)]
     let started = std::time::Instant::now();
+    if let Some(blocks) = args.catch_up {
+        let run = CatchUp {
+            seed: args.seed,
+            peers: args.nodes,
+            blocks,
+            limit_ms: 3_600_000,
+        };
+        let report = run.run();
+        let wall_ms = started.elapsed().as_millis();
+        if args.json {
+            let mut value = serde_json::to_value(&report).expect("a report serializes");
+            value["wall_ms"] = serde_json::Value::from(wall_ms as u64);
+            println!("{value}");
+        } else {
+            let synced = report.synced_ms.map_or("not within the hour".into(), |ms| {
+                format!("in {ms} virtual ms")
+            });
+            println!(
+                "a fresh node caught up with {} peers' {} blocks {synced} (height {}, \
+                 {wall_ms} ms of wall-clock time); progress shown {} times, at most {} behind",
+                report.peers,
+                report.blocks,
+                report.height,
+                report.progress_reads,
+                report.most_behind
+            );
+            for violation in &report.violations {
+                println!("VIOLATION: {violation}");
+            }
+        }
+        return if report.synced_ms.is_some() && report.violations.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
+    }
     let report = run(&args.scenario());
     let wall_ms = started.elapsed().as_millis();
     if args.json {

@@ -11,10 +11,12 @@
 //! side notices late (as WebRTC does), and keeps what nodes ask it to store.
 //!
 //! [`Sim`] is the harness for hand-written scenarios; [`Scenario`] and [`run`] are the
-//! parameterised runs the `sim` binary and the larger tests use. [`Sim::check`] holds
+//! parameterised runs the `sim` binary and the larger tests use, and [`CatchUp`] times
+//! a fresh node syncing a long chain. [`Sim::check`] holds
 //! the invariants every run must keep.
 
 mod adversary;
+mod catch_up;
 mod check;
 mod network;
 mod scenario;
@@ -34,6 +36,7 @@ use crate::random::Rng;
 use crate::Config;
 
 pub use adversary::AdversaryKind;
+pub use catch_up::{CatchUp, CatchUpReport};
 pub use network::Wire;
 pub use scenario::{run, Report, Scenario};
 
