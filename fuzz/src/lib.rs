@@ -19,7 +19,8 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 use tabchain_core::{
-    Accepted, Address, Block, Header, Ledger, NodeId, Params, SecretKey, Timestamp, Transaction,
+    Accepted, Address, Block, Header, Ledger, NodeId, Params, SecretKey, Signatures, Timestamp,
+    Transaction,
 };
 use tabchain_miner::{FromMiner, Job, ToMiner};
 use tabchain_node::link::{Links, Route, Signal};
@@ -570,8 +571,9 @@ pub fn worker(data: &[u8]) {
 
 /// A stored block record: `record::decode(key, value)`. The input is the key, a newline,
 /// then the value; bit 0 of the first byte instead files the value under the hash it
-/// would decode to, so good records reach the chain (the driver loads them into the
-/// node). A record that reads back re-encodes to a record that reads back the same.
+/// would decode to, so good records reach the chain. A record that reads back
+/// re-encodes to a record that reads back the same, and is loaded as the driver loads
+/// it (`load_stored`): stored, or refused with a reason, never both.
 pub fn record(data: &[u8]) {
     let Some((&mode, rest)) = data.split_first() else {
         return;
@@ -591,17 +593,22 @@ pub fn record(data: &[u8]) {
     } else {
         key
     };
-    let Ok(block) = record::decode(&key, value) else {
+    let Ok((hash, block)) = record::decode(&key, value) else {
         return;
     };
-    assert_eq!(record::key_of(&block), key);
     let stored = block.encode();
     assert_eq!(
-        record::decode(&key, &stored).as_ref(),
-        Ok(&block),
+        record::decode(&key, &stored),
+        Ok((hash, block.clone())),
         "record round trip"
     );
-    submit_block(block);
+    let mut ledger = base().clone();
+    let report = ledger.load_stored(vec![(hash, block)], now(), Signatures::Trust);
+    let refused = report.refused.iter().any(|(key, _)| *key == hash);
+    assert!(!(refused && report.stored.contains(&hash)), "{report:?}");
+    for stored in &report.stored {
+        assert!(ledger.chain().block(stored).is_some(), "{report:?}");
+    }
 }
 
 // Seeds.
