@@ -12,6 +12,7 @@ pub fn NodeBar(node: Memo<NodeInfo>, signal: Memo<SignalInfo>) -> impl IntoView 
                 SignalState::Connecting => "connecting to the signaling server",
                 SignalState::Connected => "signaling server connected",
                 SignalState::Offline => "signaling server offline",
+                SignalState::Absent => "no signaling server: meeting through Nostr relays",
             };
             match s.local_tabs {
                 0 => server.to_owned(),

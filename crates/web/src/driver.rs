@@ -1074,13 +1074,26 @@ impl Driver {
         }
         self.dirty = false;
         self.last_view = now;
+        // A page whose own server never answered, meeting its room through relays: its
+        // retries go on quietly.
+        let static_site = self.relays.is_some()
+            && !self.server.seen
+            && self.server.state == SignalState::Offline;
         let surroundings = Surroundings {
             room: self.settings.room.as_str(),
             address: self.address,
             signal: SignalInfo {
-                state: self.server.state,
+                state: if static_site {
+                    SignalState::Absent
+                } else {
+                    self.server.state
+                },
                 url: self.server.url.clone(),
-                detail: self.server.detail.clone(),
+                detail: if static_site {
+                    String::new()
+                } else {
+                    self.server.detail.clone()
+                },
                 local_tabs: self.links.local_tabs(),
                 relays: self
                     .relays

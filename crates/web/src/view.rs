@@ -44,6 +44,9 @@ pub enum SignalState {
     Connected,
     /// Not reachable; retrying. The mesh keeps working meanwhile.
     Offline,
+    /// Never reached, and the tab meets its room through Nostr relays instead: a
+    /// static site.
+    Absent,
 }
 
 impl SignalState {
@@ -53,6 +56,7 @@ impl SignalState {
             SignalState::Connecting => "connecting",
             SignalState::Connected => "connected",
             SignalState::Offline => "offline",
+            SignalState::Absent => "none",
         }
     }
 }
