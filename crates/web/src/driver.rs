@@ -62,7 +62,10 @@ enum Input {
     Tick,
     Loaded(Result<(Store, Records), String>),
     Server(SocketEvent),
-    Relay { relay: usize, event: SocketEvent },
+    Relay {
+        relay: usize,
+        event: SocketEvent,
+    },
     Local(Broadcast),
     Rtc {
         peer: NodeId,
@@ -441,7 +444,16 @@ impl Driver {
                 self.loaded = report.stored.len();
                 self.corrupt += report.refused.len();
                 for (hash, err) in &report.refused {
-                    self.warn(format!("dropped stored block {:.12}: {err}", hash.to_string()));
+                    self.warn(format!(
+                        "dropped stored block {:.12}: {err}",
+                        hash.to_string()
+                    ));
+                }
+                if !report.waiting.is_empty() {
+                    self.warn(format!(
+                        "{} stored blocks wait for a missing ancestor, to be fetched again",
+                        report.waiting.len()
+                    ));
                 }
                 self.log.push(
                     now,
@@ -1076,9 +1088,8 @@ impl Driver {
         self.last_view = now;
         // A page whose own server never answered, meeting its room through relays: its
         // retries go on quietly.
-        let static_site = self.relays.is_some()
-            && !self.server.seen
-            && self.server.state == SignalState::Offline;
+        let static_site =
+            self.relays.is_some() && !self.server.seen && self.server.state == SignalState::Offline;
         let surroundings = Surroundings {
             room: self.settings.room.as_str(),
             address: self.address,

@@ -18,8 +18,6 @@ use crate::utxo::Signatures;
 pub enum LoadError {
     #[error("the block hashes to {actual}, not to the key it was filed under")]
     WrongKey { actual: Hash },
-    #[error("its parent is neither stored nor among the records")]
-    MissingParent,
     #[error("{0}")]
     Invalid(BlockError),
 }
@@ -31,6 +29,11 @@ pub struct LoadReport {
     pub stored: Vec<Hash>,
     /// Records refused, by the key they were filed under.
     pub refused: Vec<(Hash, LoadError)>,
+    /// Sound records whose parent is neither stored nor among the records (a damaged
+    /// record's descendants): not refused, since a lone tab may have no peer to fetch
+    /// them from. They wait in the orphan pool (as many as it holds) and in storage,
+    /// and connect when the missing ancestor comes back.
+    pub waiting: Vec<Hash>,
     /// Valid side-branch blocks too far behind the tip to keep: storage can forget them.
     pub pruned: Vec<Hash>,
     pub tip_change: Option<TipChange>,
@@ -65,7 +68,7 @@ impl Chain {
     ) -> LoadReport {
         let mut report = LoadReport::default();
         let old_tip = self.tip();
-        let ordered = self.chain_order(records, &mut report.refused);
+        let (ordered, waiting) = self.chain_order(records, &mut report.refused);
         // Refused here, so their descendants are too. Those refused on their own never
         // reach this loop, and neither do their descendants, which cannot connect.
         let mut refused = HashSet::new();
@@ -105,11 +108,16 @@ impl Chain {
             .collect();
         report.pruned = self.prune(&keep);
         report.stored.retain(|hash| self.entries.contains_key(hash));
+        for (hash, block) in waiting {
+            report.waiting.push(hash);
+            self.orphans.insert(hash, block);
+        }
         report
     }
 
     /// The records that pass the checks of a block on its own and descend from a stored
-    /// block, parents first; the others go to `refused`. Sorted by the work they claim
+    /// block, parents first, and those that pass but do not connect; the others go to
+    /// `refused`. Sorted by the work they claim
     /// (a header's difficulty is checked once its parent is stored), then height, time
     /// and hash: work never falls from parent to child and height always rises, so this
     /// is a chain order, and one that ignores the order the records came in.
@@ -117,7 +125,7 @@ impl Chain {
         &self,
         records: Vec<(Hash, Block)>,
         refused: &mut Vec<(Hash, LoadError)>,
-    ) -> Vec<(Hash, Block)> {
+    ) -> (Vec<(Hash, Block)>, Vec<(Hash, Block)>) {
         let mut by_parent: HashMap<Hash, Vec<(Hash, Block)>> = HashMap::new();
         let mut seen = HashSet::new();
         for (key, block) in records {
@@ -148,13 +156,20 @@ impl Chain {
                 ordered.push(((work, height + 1, block.header.time, hash), block));
             }
         }
-        for (hash, _) in by_parent.into_values().flatten() {
-            refused.push((hash, LoadError::MissingParent));
-        }
+        let mut waiting: Vec<(Hash, Block)> = by_parent.into_values().flatten().collect();
+        // Highest first: the bounded orphan pool evicts what came first, so it keeps the
+        // ones nearest the gap, which connect first.
+        waiting.sort_unstable_by_key(|(hash, block)| {
+            (
+                std::cmp::Reverse(block.coinbase().map_or(0, |tx| tx.height)),
+                *hash,
+            )
+        });
         ordered.sort_unstable_by_key(|(order, _)| *order);
-        ordered
+        let ordered = ordered
             .into_iter()
             .map(|((_, _, _, hash), block)| (hash, block))
-            .collect()
+            .collect();
+        (ordered, waiting)
     }
 }
