@@ -62,7 +62,13 @@ impl Event {
 }
 
 /// NIP-01's id: SHA-256 of `[0,pubkey,created_at,kind,tags,content]` as compact JSON.
-fn event_id(pubkey: &str, created_at: u64, kind: u16, tags: &[Vec<String>], content: &str) -> [u8; 32] {
+fn event_id(
+    pubkey: &str,
+    created_at: u64,
+    kind: u16,
+    tags: &[Vec<String>],
+    content: &str,
+) -> [u8; 32] {
     let canonical = json!([0, pubkey, created_at, kind, tags, content]).to_string();
     Sha256::digest(canonical.as_bytes()).into()
 }
@@ -81,14 +87,28 @@ pub fn subscribe(id: &str, topic: &str, since: u64) -> String {
 /// What a relay says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RelayMessage {
-    Event { subscription: String, event: Event },
+    Event {
+        subscription: String,
+        event: Event,
+    },
     /// Whether it took our event `id`, and why not.
-    Ok { id: String, accepted: bool, message: String },
+    Ok {
+        id: String,
+        accepted: bool,
+        message: String,
+    },
     /// Stored events are over; what follows is live.
-    EndOfStored { subscription: String },
+    EndOfStored {
+        subscription: String,
+    },
     /// It ended our subscription.
-    Closed { subscription: String, message: String },
-    Notice { message: String },
+    Closed {
+        subscription: String,
+        message: String,
+    },
+    Notice {
+        message: String,
+    },
 }
 
 /// Why a relay's frame was not understood.

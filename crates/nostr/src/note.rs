@@ -150,7 +150,8 @@ pub fn open(room: &RoomKey, content: &str) -> Result<Note, NoteError> {
         return Err(NoteError::Json("too short".into()));
     }
     let (signature, json) = plaintext.split_at(SIGNATURE_LEN);
-    let wire: Wire = serde_json::from_slice(json).map_err(|err| NoteError::Json(err.to_string()))?;
+    let wire: Wire =
+        serde_json::from_slice(json).map_err(|err| NoteError::Json(err.to_string()))?;
     let from: PublicKey = wire
         .from
         .parse()
@@ -200,7 +201,14 @@ mod tests {
         let lobby = room("lobby", "");
         let alice = SecretKey::from_seed([1; 32]);
         let bob = SecretKey::from_seed([2; 32]).public_key().node_id();
-        let content = seal(&lobby, &alice, Some(bob), Timestamp(5_000), offer(), [7; 24]);
+        let content = seal(
+            &lobby,
+            &alice,
+            Some(bob),
+            Timestamp(5_000),
+            offer(),
+            [7; 24],
+        );
         let note = open(&lobby, &content).unwrap();
         assert_eq!(note.from, alice.public_key().node_id());
         assert_eq!(note.to, Some(bob));
@@ -217,7 +225,10 @@ mod tests {
         }
         // Tried: the same note opened with another room's key, and with another secret.
         assert_eq!(open(&room("other", ""), &content), Err(NoteError::Decrypt));
-        assert_eq!(open(&room("lobby", "s3cret"), &content), Err(NoteError::Decrypt));
+        assert_eq!(
+            open(&room("lobby", "s3cret"), &content),
+            Err(NoteError::Decrypt)
+        );
     }
 
     #[test]
@@ -275,7 +286,14 @@ mod tests {
             genesis: Hash([9; 32]),
             ..lobby.clone()
         };
-        let foreign = seal(&other_rules, &alice, None, Timestamp(1), Body::Hello, [1; 24]);
+        let foreign = seal(
+            &other_rules,
+            &alice,
+            None,
+            Timestamp(1),
+            Body::Hello,
+            [1; 24],
+        );
         assert_eq!(open(&lobby, &foreign), Err(NoteError::Signature));
     }
 

@@ -127,7 +127,11 @@ struct EventKey(SigningKey);
 
 impl std::fmt::Debug for EventKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "EventKey({})", hex::encode(self.0.verifying_key().to_bytes()))
+        write!(
+            f,
+            "EventKey({})",
+            hex::encode(self.0.verifying_key().to_bytes())
+        )
     }
 }
 
@@ -247,7 +251,12 @@ impl Pool {
 
     /// Queues `signal` for `peer`; it leaves within [`COALESCE_MS`] with the others of
     /// its batch. Fails if no relay is up to carry it.
-    pub fn send_signal(&mut self, now: Timestamp, peer: NodeId, signal: Signal) -> Result<(), String> {
+    pub fn send_signal(
+        &mut self,
+        now: Timestamp,
+        peer: NodeId,
+        signal: Signal,
+    ) -> Result<(), String> {
         if !self.is_up() {
             return Err("no Nostr relay is up".to_owned());
         }
@@ -258,7 +267,13 @@ impl Pool {
         batch.signals.push(signal);
         if batch.signals.len() >= MAX_SIGNALS {
             let batch = self.outbox.remove(&peer).expect("just added");
-            self.publish(now, Some(peer), Body::Signals { signals: batch.signals });
+            self.publish(
+                now,
+                Some(peer),
+                Body::Signals {
+                    signals: batch.signals,
+                },
+            );
         }
         Ok(())
     }
@@ -287,7 +302,8 @@ impl Pool {
         let body = self.presence();
         let text = self.event_text(now, None, body);
         self.send_event(relay, text);
-        self.presence_due.get_or_insert(now.saturating_add(PRESENCE_MS));
+        self.presence_due
+            .get_or_insert(now.saturating_add(PRESENCE_MS));
     }
 
     /// Relay `relay`'s socket closed, or never opened.
@@ -380,7 +396,10 @@ impl Pool {
         let delay = r.pause.next_delay_ms();
         r.paused_until = Some(now.saturating_add(delay));
         r.state = RelayState::Paused;
-        r.detail = format!("asked us to slow down ({why:.80}); quiet for {} s", delay.div_ceil(1000));
+        r.detail = format!(
+            "asked us to slow down ({why:.80}); quiet for {} s",
+            delay.div_ceil(1000)
+        );
     }
 
     // Time.
@@ -457,7 +476,13 @@ impl Pool {
             .collect();
         for peer in due {
             let batch = self.outbox.remove(&peer).expect("listed");
-            self.publish(now, Some(peer), Body::Signals { signals: batch.signals });
+            self.publish(
+                now,
+                Some(peer),
+                Body::Signals {
+                    signals: batch.signals,
+                },
+            );
         }
     }
 

@@ -247,7 +247,12 @@ mod tests {
         assert_eq!(settings.ice[1].credential.as_deref(), Some("p@ss"));
         assert_eq!(
             settings.relays.as_deref(),
-            Some(&["wss://relay.one".to_owned(), "ws://127.0.0.1:7000".to_owned()][..])
+            Some(
+                &[
+                    "wss://relay.one".to_owned(),
+                    "ws://127.0.0.1:7000".to_owned()
+                ][..]
+            )
         );
         assert_eq!(settings.secret, "owl song");
         assert_eq!(Settings::from_query("").unwrap().relays, None);

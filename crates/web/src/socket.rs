@@ -12,7 +12,10 @@ pub enum SocketEvent {
     Open,
     Text(String),
     /// The socket closed (or never opened); `reason` is the close frame's, often empty.
-    Closed { code: u16, reason: String },
+    Closed {
+        code: u16,
+        reason: String,
+    },
 }
 
 /// An open (or opening) socket. Dropping it closes the socket and unhooks its handlers.
@@ -35,7 +38,9 @@ impl TextSocket {
             let sink = sink.clone();
             // Binary frames are no one's protocol here: they arrive as an empty text.
             move |event: MessageEvent| {
-                sink.send(SocketEvent::Text(event.data().as_string().unwrap_or_default()))
+                sink.send(SocketEvent::Text(
+                    event.data().as_string().unwrap_or_default(),
+                ))
             }
         });
         let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |event: CloseEvent| {

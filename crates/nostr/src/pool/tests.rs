@@ -170,8 +170,15 @@ fn signals_for_one_link_go_in_one_note_to_every_relay_and_are_taken_once() {
             sdp_mid: Some("0".into()),
             sdp_m_line_index: Some(0),
         };
-        a.send_signal(T0.saturating_add(10), to, Signal::Candidate { session: 4, candidate })
-            .unwrap();
+        a.send_signal(
+            T0.saturating_add(10),
+            to,
+            Signal::Candidate {
+                session: 4,
+                candidate,
+            },
+        )
+        .unwrap();
     }
     a.handle_timeout(T0.saturating_add(50));
     assert!(sends(&mut a).is_empty(), "the batch waits for the rest");
@@ -213,8 +220,15 @@ fn replays_copies_strangers_mail_and_our_own_echo_are_dropped() {
     assert!(heard(&mut a).is_empty());
     // Signals for a third tab are not ours to take.
     let c = key(3).public_key().node_id();
-    a.send_signal(T0, c, Signal::Answer { session: 1, sdp: "x".into() })
-        .unwrap();
+    a.send_signal(
+        T0,
+        c,
+        Signal::Answer {
+            session: 1,
+            sdp: "x".into(),
+        },
+    )
+    .unwrap();
     a.handle_timeout(T0.saturating_add(COALESCE_MS));
     let to_c = sends(&mut a);
     b.received(T0, 0, &relayed(&to_c[0].1));
@@ -247,7 +261,11 @@ fn other_rooms_secrets_garbage_and_forgeries_are_ignored() {
         b.received(T0, 0, &garbage);
     }
     assert!(heard(&mut b).is_empty());
-    assert_eq!(b.status()[0].state, RelayState::Answering, "garbage is not a failure");
+    assert_eq!(
+        b.status()[0].state,
+        RelayState::Answering,
+        "garbage is not a failure"
+    );
 }
 
 #[test]
@@ -258,8 +276,15 @@ fn a_relay_that_asks_us_to_slow_down_gets_nothing_for_a_while() {
     a.received(T0, 1, r#"["NOTICE","you are sending too fast"]"#);
     assert_eq!(a.status()[1].state, RelayState::Paused);
     let to = key(2).public_key().node_id();
-    a.send_signal(T0, to, Signal::Answer { session: 1, sdp: "x".into() })
-        .unwrap();
+    a.send_signal(
+        T0,
+        to,
+        Signal::Answer {
+            session: 1,
+            sdp: "x".into(),
+        },
+    )
+    .unwrap();
     a.handle_timeout(T0.saturating_add(COALESCE_MS));
     let relays: Vec<usize> = sends(&mut a).iter().map(|(r, _)| *r).collect();
     assert_eq!(relays, [0], "the paused relay is skipped");
@@ -281,12 +306,22 @@ fn a_relay_that_fails_is_tried_again_later_and_signals_need_one_up() {
     assert_eq!(a.status()[0].state, RelayState::Down);
     let to = key(2).public_key().node_id();
     assert!(a
-        .send_signal(T0, to, Signal::Answer { session: 1, sdp: "x".into() })
+        .send_signal(
+            T0,
+            to,
+            Signal::Answer {
+                session: 1,
+                sdp: "x".into()
+            }
+        )
         .is_err());
     let retry = a.poll_timeout().unwrap();
     assert!(retry.since(T0) >= RETRY_FIRST_MS * 3 / 4 && retry.since(T0) <= RETRY_FIRST_MS);
     a.handle_timeout(retry);
-    assert!(matches!(a.poll_action(), Some(PoolAction::Connect { relay: 0, .. })));
+    assert!(matches!(
+        a.poll_action(),
+        Some(PoolAction::Connect { relay: 0, .. })
+    ));
     // A relay that ends our subscription is dropped and retried the same way.
     a.opened(retry, 0);
     drain(&mut a);
@@ -307,7 +342,11 @@ fn presence_is_repeated_modestly_and_says_hello_only_while_looking() {
         a.handle_timeout(now);
         for (_, text) in sends(&mut a) {
             let event = event_of(&text);
-            bodies.push(open(&lobby, event["content"].as_str().unwrap()).unwrap().body);
+            bodies.push(
+                open(&lobby, event["content"].as_str().unwrap())
+                    .unwrap()
+                    .body,
+            );
         }
         a.set_looking(false);
     }
