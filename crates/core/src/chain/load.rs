@@ -22,6 +22,9 @@ pub enum LoadError {
     Invalid(BlockError),
 }
 
+/// Stored blocks with the keys they were filed under.
+type Records = Vec<(Hash, Block)>;
+
 /// What [`Chain::load_stored`] made of a stored set.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LoadReport {
@@ -125,7 +128,7 @@ impl Chain {
         &self,
         records: Vec<(Hash, Block)>,
         refused: &mut Vec<(Hash, LoadError)>,
-    ) -> (Vec<(Hash, Block)>, Vec<(Hash, Block)>) {
+    ) -> (Records, Records) {
         let mut by_parent: HashMap<Hash, Vec<(Hash, Block)>> = HashMap::new();
         let mut seen = HashSet::new();
         for (key, block) in records {
