@@ -33,7 +33,7 @@ pub fn App() -> impl IntoView {
         <main class="grid">
             <PeersPanel peers=peers />
             <MeshPanel node=node peers=peers />
-            <ChainPanel chain=chain />
+            <ChainPanel chain=chain handle=handle.clone() />
             <MinerPanel miner=miner chain=chain handle=handle.clone() />
             <WalletPanel wallet=wallet handle=handle />
             <LogPanel log=log />

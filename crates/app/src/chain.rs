@@ -1,15 +1,81 @@
-//! The chain panel: height, tip, what was read back from storage, and the recent blocks.
+//! The chain panel: height, tip, the room's pace, how far the chain is stored, the recent
+//! blocks, and saving the chain to a file or loading one (picked, or dropped on the
+//! panel).
 
 use leptos::prelude::*;
+use tabchain_web::chainfile::EXTENSION;
 use tabchain_web::view::ChainInfo;
+use tabchain_web::Handle;
+use wasm_bindgen::JsCast;
+use web_sys::{DragEvent, HtmlInputElement};
 
-use crate::format::{abbreviate, clock, quantity};
+use crate::format::{abbreviate, clock, duration, quantity};
 
 #[component]
-pub fn ChainPanel(chain: Memo<ChainInfo>) -> impl IntoView {
+pub fn ChainPanel(chain: Memo<ChainInfo>, handle: Handle) -> impl IntoView {
+    let dragging = RwSignal::new(false);
+    let save = {
+        let handle = handle.clone();
+        move |_| handle.save_chain()
+    };
+    let picked = {
+        let handle = handle.clone();
+        move |event: leptos::ev::Event| {
+            let input: HtmlInputElement = event.target().expect("from the input").unchecked_into();
+            if let Some(file) = input.files().and_then(|files| files.get(0)) {
+                handle.load_chain(file);
+            }
+            // The same file can be picked again.
+            input.set_value("");
+        }
+    };
+    let dropped = move |event: DragEvent| {
+        event.prevent_default();
+        dragging.set(false);
+        if let Some(file) = event.data_transfer().and_then(|d| d.files()).and_then(|f| f.get(0)) {
+            handle.load_chain(file);
+        }
+    };
+    let stored = move || {
+        chain.with(|c| match (&c.stored.error, c.stored.writing) {
+            (Some(error), _) => format!("up to {} · writes fail: {error}", c.stored.height),
+            (None, 0) => format!("up to height {}", c.stored.height),
+            (None, n) => format!("up to height {} · writing {n}", c.stored.height),
+        })
+    };
     view! {
-        <section class="panel chain">
-            <h2>"Chain"</h2>
+        <section
+            class="panel chain"
+            class:dragging=move || dragging.get()
+            on:dragover=move |event: DragEvent| {
+                event.prevent_default();
+                dragging.set(true);
+            }
+            on:dragleave=move |_| dragging.set(false)
+            on:drop=dropped
+        >
+            <h2>
+                "Chain"
+                <span class="actions">
+                    <button class="small" data-testid="save-chain" on:click=save title="Download this room's chain as a file">
+                        "Save chain"
+                    </button>
+                    <label class="small button" title="Load a chain file of this room (or drop one on this panel)">
+                        "Load chain…"
+                        <input
+                            type="file"
+                            data-testid="load-chain"
+                            accept=format!(".{EXTENSION}")
+                            on:change=picked
+                        />
+                    </label>
+                </span>
+            </h2>
+            {move || chain.with(|c| c.import.clone()).map(|import| view! {
+                <p class="import" data-testid="import-status" data-state=import.state>
+                    <strong>{import.file}</strong> ": " {import.text}
+                </p>
+            })}
             <div class="stats">
                 <div class="stat">
                     <span class="label">"height"</span>
@@ -18,6 +84,12 @@ pub fn ChainPanel(chain: Memo<ChainInfo>) -> impl IntoView {
                 <div class="stat">
                     <span class="label">"tip"</span>
                     <code title=move || chain.with(|c| c.tip.clone())>{move || chain.with(|c| abbreviate(&c.tip))}</code>
+                </div>
+                <div class="stat" title="A rule of this room, like the difficulty: ?block_time= in seconds">
+                    <span class="label">"block time"</span>
+                    <span data-testid="block-time" data-ms=move || chain.with(|c| c.block_time_ms.to_string())>
+                        {move || chain.with(|c| duration(c.block_time_ms))}
+                    </span>
                 </div>
                 <div class="stat">
                     <span class="label">"next difficulty"</span>
@@ -40,6 +112,17 @@ pub fn ChainPanel(chain: Memo<ChainInfo>) -> impl IntoView {
                             n => format!("{} blocks, {n} damaged refetched", c.loaded),
                         })}
                     </span>
+                </div>
+                <div
+                    class="stat"
+                    data-testid="stored-height"
+                    data-height=move || chain.with(|c| c.stored.height.to_string())
+                    data-error=move || chain.with(|c| c.stored.error.clone().unwrap_or_default())
+                    class:failing=move || chain.with(|c| c.stored.error.is_some())
+                    title="Blocks of this chain written to the browser's storage (IndexedDB)"
+                >
+                    <span class="label">"stored"</span>
+                    <span>{stored}</span>
                 </div>
             </div>
             {move || chain.with(|c| c.sync.map(|(height, target)| view! {

@@ -81,13 +81,15 @@ enum Origin {
     Peer(NodeId),
     Mined,
     Storage,
+    /// A chain file a person loaded ([`Node::import`]).
+    File,
 }
 
 impl Origin {
     fn peer(self) -> Option<NodeId> {
         match self {
             Origin::Peer(peer) => Some(peer),
-            Origin::Mined | Origin::Storage => None,
+            Origin::Mined | Origin::Storage | Origin::File => None,
         }
     }
 }
@@ -404,23 +406,36 @@ impl Node {
     /// records (peers still have the good ones; sync fetches them) and side branches
     /// too far behind the tip to keep. The report says why each record was refused.
     pub fn load_stored(&mut self, now: Timestamp, records: Vec<(Hash, Block)>) -> LoadReport {
+        self.load(now, records, Signatures::Trust, Origin::Storage)
+    }
+
+    /// Takes a chain a person handed in (a saved lesson, a prepared chain): every block
+    /// is checked as a peer's would be, signatures included, in chain order as
+    /// [`Node::load_stored`] does; what is stored is written ([`Action::StoreBlock`]) and
+    /// a new tip is announced to peers. Blocks that do not connect are left out and
+    /// named in the report's `waiting`.
+    pub fn import(&mut self, now: Timestamp, blocks: Vec<Block>) -> LoadReport {
+        let records = blocks.into_iter().map(|b| (b.hash(), b)).collect();
+        self.load(now, records, Signatures::Check, Origin::File)
+    }
+
+    fn load(
+        &mut self,
+        now: Timestamp,
+        records: Vec<(Hash, Block)>,
+        signatures: Signatures,
+        origin: Origin,
+    ) -> LoadReport {
         self.advance(now);
-        let report = self
-            .ledger
-            .load_stored(records, self.now, Signatures::Trust);
+        let report = self.ledger.load_stored(records, self.now, signatures);
         for hash in &report.stored {
             self.sync.block_done(hash);
-            self.report_block(*hash, Origin::Storage);
+            self.report_block(*hash, origin);
         }
-        let forget = report
-            .refused
-            .iter()
-            .map(|(key, _)| key)
-            .chain(&report.pruned);
-        self.actions
-            .extend(forget.copied().map(Action::ForgetBlock));
+        let forget = report.refused.iter().map(|(key, _)| key).chain(&report.pruned);
+        self.actions.extend(forget.copied().map(Action::ForgetBlock));
         if let Some(change) = &report.tip_change {
-            self.tip_moved(change, Origin::Storage);
+            self.tip_moved(change, origin);
         }
         self.finish();
         report

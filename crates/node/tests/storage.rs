@@ -154,3 +154,34 @@ fn side_branches_left_behind_leave_memory_and_storage() {
     assert_eq!(chain.stored_count(), 200 + 1 + recent);
     assert_eq!(kept.len(), 200 + recent, "storage keeps what memory keeps");
 }
+
+#[test]
+fn an_imported_chain_is_checked_stored_and_its_damage_named() {
+    let blocks = chain(20);
+    let mut x = node(1);
+    let report = x.import(T0, blocks.clone());
+    assert_eq!(x.height(), 20);
+    assert_eq!(report.stored.len(), 20);
+    // Unlike blocks read back from storage, these are written.
+    let stored: Vec<Hash> = drain(&mut x)
+        .actions
+        .into_iter()
+        .filter_map(|action| match action {
+            Action::StoreBlock(block) => Some(block.hash()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(stored, blocks.iter().map(Block::hash).collect::<Vec<_>>());
+
+    // Tried: a file whose block 5 pays its miner one unit more than it says.
+    let mut damaged = blocks.clone();
+    damaged[4].transactions[0].outputs[0].value += 1;
+    let mut y = node(2);
+    let report = y.import(T0, damaged.clone());
+    assert_eq!(y.height(), 4);
+    assert_eq!(
+        report.refused,
+        [(damaged[4].hash(), LoadError::Invalid(BlockError::BadMerkleRoot))]
+    );
+    assert_eq!(report.waiting.len(), 15, "6 to 20 cannot connect");
+}

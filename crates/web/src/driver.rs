@@ -17,7 +17,7 @@ use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::rc::{Rc, Weak};
 
-use tabchain_core::{Address, NodeId, SecretKey, Timestamp, Wallet};
+use tabchain_core::{Address, Hash, NodeId, SecretKey, Timestamp, Wallet};
 use tabchain_node::link::{LinkAction, Links, Route, Signal};
 use tabchain_node::{Action, Config, Event, Node, NodeError};
 use tabchain_nostr::{Body, Pool, PoolAction, RoomKey, DEFAULT_RELAYS};
@@ -26,6 +26,8 @@ use wasm_bindgen::prelude::*;
 use web_sys::PageTransitionEvent;
 
 use crate::broadcast::LocalRoom;
+use crate::chainfile;
+use crate::durable::Durable;
 use crate::identity;
 use crate::js::{forever, now, random_bytes, random_u64, warn, window, Sink, Timer};
 use crate::log::Log;
@@ -37,7 +39,8 @@ use crate::settings::Settings;
 use crate::socket::{SocketEvent, TextSocket};
 use crate::store::{Records, Store};
 use crate::view::{
-    parse_coins, LogKind, MinerInfo, RelayInfo, SignalInfo, SignalState, Surroundings, View,
+    parse_coins, ImportInfo, LogKind, MinerInfo, RelayInfo, SignalInfo, SignalState, StoredInfo,
+    Surroundings, View,
 };
 use crate::wire::{self, Broadcast};
 
@@ -73,6 +76,10 @@ enum Input {
         event: RtcEvent,
     },
     Miner(Report),
+    /// A block's write to IndexedDB committed, or failed.
+    Stored(Hash, Result<(), String>),
+    /// The bytes of a chain file the person loaded.
+    ChainFile(Result<Vec<u8>, String>),
     PageHide,
 }
 
@@ -208,6 +215,32 @@ impl Handle {
         });
     }
 
+    /// Offers the room's chain as a file to download.
+    pub fn save_chain(&self) {
+        self.run(Driver::save_chain);
+    }
+
+    /// Loads a chain file the person picked or dropped; the chain panel says how it went.
+    pub fn load_chain(&self, file: web_sys::File) {
+        let Some(sink) = self.run(|driver| {
+            driver.import = Some(ImportInfo::reading(&file.name()));
+            driver.sink.clone()
+        }) else {
+            return;
+        };
+        wasm_bindgen_futures::spawn_local(async move {
+            let bytes = if file.size() > chainfile::MAX_FILE_BYTES as f64 {
+                Err(chainfile::ChainFileError::TooLarge {
+                    size: file.size() as usize,
+                }
+                .to_string())
+            } else {
+                crate::js::read_file(&file).await.map_err(|err| describe(&err))
+            };
+            sink.send(Input::ChainFile(bytes));
+        });
+    }
+
     /// Pays `amount` coins (text as typed) to `to`; returns the transaction id.
     pub fn pay(&self, to: &str, amount: &str) -> Result<String, PayError> {
         self.run(|driver| driver.pay(to, amount))
@@ -287,6 +320,9 @@ struct Driver {
     store: Option<Store>,
     loaded: usize,
     corrupt: usize,
+    durable: Durable,
+    /// How the last chain file loaded.
+    import: Option<ImportInfo>,
     /// `pagehide` came: the node said goodbye and everything is closed.
     closed: bool,
     log: Log,
@@ -349,6 +385,8 @@ impl Driver {
             store: None,
             loaded: 0,
             corrupt: 0,
+            durable: Durable::default(),
+            import: None,
             closed: false,
             log,
             dirty: true,
@@ -398,6 +436,13 @@ impl Driver {
                     }
                 }
             }
+            Input::Stored(hash, result) => {
+                if let Err(err) = &result {
+                    self.warn(format!("could not store block {:.12}: {err}", hash.to_string()));
+                }
+                self.durable.written(hash, result);
+            }
+            Input::ChainFile(bytes) => self.on_chain_file(now, bytes),
             Input::PageHide => self.on_page_hide(now),
         }
     }
@@ -441,6 +486,7 @@ impl Driver {
                 }
                 // Refused records are forgotten through the node's `ForgetBlock`s.
                 let report = self.node.load_stored(now, blocks);
+                self.durable.loaded(report.stored.iter().chain(&report.waiting).copied());
                 self.loaded = report.stored.len();
                 self.corrupt += report.refused.len();
                 for (hash, err) in &report.refused {
@@ -466,9 +512,12 @@ impl Driver {
                 );
                 self.store = Some(store);
             }
-            Err(err) => self.warn(format!(
-                "no IndexedDB ({err}): blocks will not survive a reload"
-            )),
+            Err(err) => {
+                self.durable.failed(format!("no IndexedDB: {err}"));
+                self.warn(format!(
+                    "no IndexedDB ({err}): blocks will not survive a reload"
+                ));
+            }
         }
         self.connect_server(now);
         if self.settings.relays.is_some() {
@@ -1022,11 +1071,18 @@ impl Driver {
             Action::MineTemplate(template) => self.miners.mine(template),
             Action::StopMining => self.miners.stop(),
             Action::StoreBlock(block) => {
-                if let Some(store) = &self.store {
-                    store.put(&record::key_of(&block), &block.encode());
+                if let Some(store) = self.store.clone() {
+                    self.durable.writing();
+                    let sink = self.sink.clone();
+                    wasm_bindgen_futures::spawn_local(async move {
+                        let hash = block.hash();
+                        let result = store.put(&hash.to_string(), &block.encode()).await;
+                        sink.send(Input::Stored(hash, result));
+                    });
                 }
             }
             Action::ForgetBlock(hash) => {
+                self.durable.forgotten(&hash);
                 if let Some(store) = &self.store {
                     store.delete(&hash.to_string());
                 }
@@ -1050,6 +1106,51 @@ impl Driver {
     }
 
     // Commands.
+
+    fn save_chain(&mut self) {
+        let chain = self.node.ledger().chain();
+        let blocks = (1..=chain.height())
+            .filter_map(|height| chain.block(&chain.hash_at(height)?).cloned())
+            .collect();
+        let room = self.settings.room.as_str();
+        let bytes = chainfile::encode(room, chain.genesis_hash(), blocks);
+        let name = chainfile::file_name(room, chain.height());
+        if let Err(err) = crate::js::download(&name, &bytes) {
+            self.warn(format!("could not save the chain: {}", describe(&err)));
+        }
+    }
+
+    fn on_chain_file(&mut self, now: Timestamp, bytes: Result<Vec<u8>, String>) {
+        let genesis = self.node.ledger().chain().genesis_hash();
+        let outcome = bytes.and_then(|bytes| {
+            chainfile::decode(&bytes, genesis).map_err(|err| err.to_string())
+        });
+        let name = self.import.take().map(|i| i.file).unwrap_or_default();
+        let info = match outcome {
+            Err(err) => ImportInfo::refused(&name, err),
+            Ok(blocks) => {
+                let count = blocks.len();
+                let report = self.node.import(now, blocks);
+                let height = self.node.height();
+                match report.refused.first() {
+                    Some((hash, err)) => ImportInfo::refused(
+                        &name,
+                        format!("block {:.12} is not valid: {err} (height now {height})", hash.to_string()),
+                    ),
+                    None if !report.waiting.is_empty() => ImportInfo::refused(
+                        &name,
+                        format!(
+                            "{} of its {count} blocks do not connect to this chain (height now {height})",
+                            report.waiting.len()
+                        ),
+                    ),
+                    None => ImportInfo::done(&name, format!("{count} blocks checked: height {height}")),
+                }
+            }
+        };
+        self.log.push(now, LogKind::Block, format!("chain file {}: {}", info.file, info.text));
+        self.import = Some(info);
+    }
 
     fn pay(&mut self, to: &str, amount: &str) -> Result<String, PayError> {
         let to: Address = to
@@ -1128,6 +1229,12 @@ impl Driver {
             },
             loaded: self.loaded,
             corrupt: self.corrupt,
+            import: self.import.clone(),
+            stored: StoredInfo {
+                height: self.durable.height(self.node.ledger().chain()),
+                writing: self.durable.pending(),
+                error: self.durable.error().map(str::to_owned),
+            },
             log: self.log.lines(),
         };
         Some(View::build(&self.node, surroundings, now))

@@ -11,11 +11,13 @@
 //! - `miners`: the mining workers; `store`: IndexedDB; `identity`: sessionStorage;
 //! - `js`: the clock, randomness, timers and the one place closures are leaked.
 //!
-//! The parts that need no browser ([`settings`], [`sdp`], [`names`], [`path`], [`view`],
+//! The parts that need no browser ([`settings`], [`durable`], [`chainfile`], [`sdp`], [`names`], [`path`], [`view`],
 //! [`record`], [`wire`], [`hashrate`], [`log`]) build and test natively.
 
 #![forbid(unsafe_code)]
 
+pub mod chainfile;
+pub mod durable;
 pub mod hashrate;
 pub mod log;
 pub mod names;

@@ -1,8 +1,9 @@
 //! The page's settings, read from its URL: which room, which rules, which servers.
 //!
 //! `?room=` picks the network (default `lobby`); `?difficulty=` makes blocks easier or
-//! harder (it is part of the rules, so it changes the genesis and only tabs with the same
-//! value link up); `?workers=` sets how many mining workers start; `?signal=` names a
+//! harder and `?block_time=` (seconds, 1 to 600, default 10) sets the pace retargeting
+//! aims for (both are part of the rules, so they change the genesis and only tabs with
+//! the same values link up); `?workers=` sets how many mining workers start; `?signal=` names a
 //! signaling server other than the page's own; `?ice=` lists STUN/TURN servers
 //! (comma-separated), with `?ice_username=` and `?ice_credential=` for TURN, in addition
 //! to those the signaling server hands out in `welcome`. `?relays=` lists Nostr relays
@@ -15,6 +16,10 @@ use tabchain_signal::{IceServer, RoomName, RoomNameError};
 
 pub const DEFAULT_ROOM: &str = "lobby";
 
+/// The block times a room may choose, in seconds: one second makes a quick demo, ten
+/// minutes a lesson about forks in slow motion.
+pub const BLOCK_TIMES: std::ops::RangeInclusive<u64> = 1..=600;
+
 /// Workers a page may ask for: more would only fight over the same cores.
 pub const MAX_WORKERS: usize = 16;
 
@@ -24,6 +29,8 @@ pub struct Settings {
     /// Expected hashes per block until retargeting takes over; `None` keeps the
     /// classroom default.
     pub difficulty: Option<u64>,
+    /// Seconds per block retargeting aims for; `None` keeps the classroom default.
+    pub block_time: Option<u64>,
     pub workers: Option<usize>,
     /// A `ws://` or `wss://` URL of the signaling server's `/ws`, without the room.
     pub signal: Option<String>,
@@ -40,6 +47,8 @@ pub enum SettingsError {
     Room(#[from] RoomNameError),
     #[error("difficulty must be a whole number from 1 up, not {0:?}")]
     Difficulty(String),
+    #[error("block_time must be a whole number of seconds from 1 to 600, not {0:?}")]
+    BlockTime(String),
     #[error("workers must be a whole number from 1 to {MAX_WORKERS}, not {0:?}")]
     Workers(String),
     #[error("signal must be a ws:// or wss:// URL, not {0:?}")]
@@ -59,6 +68,7 @@ impl Settings {
                 .parse()
                 .expect("the default room name is valid"),
             difficulty: None,
+            block_time: None,
             workers: None,
             signal: None,
             ice: Vec::new(),
@@ -78,6 +88,15 @@ impl Settings {
                             .ok()
                             .filter(|&d| d >= 1)
                             .ok_or(SettingsError::Difficulty(value))?,
+                    );
+                }
+                "block_time" => {
+                    settings.block_time = Some(
+                        value
+                            .parse()
+                            .ok()
+                            .filter(|s| BLOCK_TIMES.contains(s))
+                            .ok_or(SettingsError::BlockTime(value))?,
                     );
                 }
                 "workers" => {
@@ -142,7 +161,10 @@ impl Settings {
 
     /// The rules of this page's network.
     pub fn params(&self) -> Params {
-        let mut params = Params::new(self.room.as_str());
+        let mut params = match self.block_time {
+            Some(seconds) => Params::with_block_time_ms(self.room.as_str(), seconds * 1000),
+            None => Params::new(self.room.as_str()),
+        };
         if let Some(difficulty) = self.difficulty {
             params.initial_difficulty = difficulty;
             params.min_difficulty = params.min_difficulty.min(difficulty);
@@ -218,7 +240,7 @@ mod tests {
     #[test]
     fn every_setting_is_read() {
         let settings = Settings::from_query(
-            "?room=class-1&difficulty=20000&workers=3&signal=ws%3A%2F%2F10.0.0.2%3A8080%2Fws\
+            "?room=class-1&difficulty=20000&block_time=2&workers=3&signal=ws%3A%2F%2F10.0.0.2%3A8080%2Fws\
              &ice=stun:stun.example:3478,turn:turn.example:3478&ice_username=pupil&ice_credential=p%40ss&other=x\
              &relays=wss%3A%2F%2Frelay.one,ws://127.0.0.1:7000&secret=owl+song",
         )
@@ -226,6 +248,7 @@ mod tests {
         assert_eq!(settings.room.as_str(), "class-1");
         assert_eq!(settings.workers, Some(3));
         assert_eq!(settings.params().initial_difficulty, 20_000);
+        assert_eq!(settings.params().target_block_ms, 2_000);
         assert_ne!(
             settings.params().genesis(),
             Params::new("class-1").genesis(),
@@ -260,7 +283,8 @@ mod tests {
 
     #[test]
     fn bad_values_are_refused_with_the_setting_named() {
-        // Tried: a room with a space, zero and non-numeric difficulty, too many workers,
+        // Tried: a room with a space, zero and non-numeric difficulty, block times of 0 s,
+        // 601 s and "fast", too many workers,
         // an http:// signaling URL, an ICE server and a relay that are web pages.
         assert!(matches!(
             Settings::from_query("room=my+room"),
@@ -274,6 +298,12 @@ mod tests {
             Settings::from_query("difficulty=easy"),
             Err(SettingsError::Difficulty("easy".into()))
         );
+        for pace in ["0", "601", "fast"] {
+            assert_eq!(
+                Settings::from_query(&format!("block_time={pace}")),
+                Err(SettingsError::BlockTime(pace.into()))
+            );
+        }
         assert_eq!(
             Settings::from_query("workers=99"),
             Err(SettingsError::Workers("99".into()))

@@ -1,11 +1,12 @@
 //! Blocks in IndexedDB: one database per network (room and rules), shared by the tabs of
-//! one browser profile, one object store of [`crate::record`]s. Writes are fire and
-//! forget: a block lost on the way to disk is fetched from peers after the next reload.
+//! one browser profile, one object store of [`crate::record`]s. A write is done when its
+//! transaction commits, and its failure (the quota, a private window, a database closed
+//! under it) comes back by name: the page only claims what was written.
 
 use js_sys::{Array, Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{IdbDatabase, IdbOpenDbRequest, IdbRequest, IdbTransactionMode};
+use web_sys::{DomException, IdbDatabase, IdbOpenDbRequest, IdbRequest, IdbTransaction, IdbTransactionMode};
 
 use crate::js::window;
 
@@ -14,7 +15,7 @@ const BLOCKS: &str = "blocks";
 /// Stored records as (key, bytes).
 pub type Records = Vec<(String, Vec<u8>)>;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Store {
     db: IdbDatabase,
 }
@@ -35,8 +36,15 @@ impl Store {
             }
         });
         request.set_onupgradeneeded(Some(upgrade.as_ref().unchecked_ref()));
+        // Another tab holding the database at an older version blocks the open: say so
+        // rather than wait forever.
+        let blocked = Closure::<dyn FnMut(JsValue)>::new(|_| {
+            crate::js::warn("IndexedDB: another tab of this page keeps an older version of the database open; close it");
+        });
+        request.set_onblocked(Some(blocked.as_ref().unchecked_ref()));
         let db = finished(&request).await?;
         request.set_onupgradeneeded(None);
+        request.set_onblocked(None);
         Ok(Store { db: db.dyn_into()? })
     }
 
@@ -59,13 +67,18 @@ impl Store {
             .collect())
     }
 
-    pub fn put(&self, key: &str, bytes: &[u8]) {
+    /// Writes a record; done when its transaction has committed.
+    pub async fn put(&self, key: &str, bytes: &[u8]) -> Result<(), String> {
         let value = Uint8Array::from(bytes);
-        let _ = self
-            .db
-            .transaction_with_str_and_mode(BLOCKS, IdbTransactionMode::Readwrite)
-            .and_then(|tx| tx.object_store(BLOCKS))
-            .and_then(|store| store.put_with_key(&value, &JsValue::from_str(key)));
+        let write = async {
+            let tx = self
+                .db
+                .transaction_with_str_and_mode(BLOCKS, IdbTransactionMode::Readwrite)?;
+            tx.object_store(BLOCKS)?
+                .put_with_key(&value, &JsValue::from_str(key))?;
+            committed(&tx).await
+        };
+        write.await.map_err(|err| error_name(&err))
     }
 
     pub fn delete(&self, key: &str) {
@@ -74,6 +87,33 @@ impl Store {
             .transaction_with_str_and_mode(BLOCKS, IdbTransactionMode::Readwrite)
             .and_then(|tx| tx.object_store(BLOCKS))
             .and_then(|store| store.delete(&JsValue::from_str(key)));
+    }
+}
+
+/// Waits for a transaction to commit, or for its error.
+async fn committed(tx: &IdbTransaction) -> Result<(), JsValue> {
+    let done = Promise::new(&mut |resolve, reject| {
+        tx.set_oncomplete(Some(&resolve));
+        tx.set_onerror(Some(&reject));
+        tx.set_onabort(Some(&reject));
+    });
+    let outcome = JsFuture::from(done).await;
+    tx.set_oncomplete(None);
+    tx.set_onerror(None);
+    tx.set_onabort(None);
+    outcome.map(|_| ()).map_err(|_| {
+        tx.error()
+            .map(JsValue::from)
+            .unwrap_or_else(|| JsValue::from_str("the transaction was aborted"))
+    })
+}
+
+/// A failure as the page says it: the DOMException's name (`QuotaExceededError`,
+/// `InvalidStateError`, ...) and its message.
+pub fn error_name(err: &JsValue) -> String {
+    match err.dyn_ref::<DomException>() {
+        Some(ex) => format!("{}: {}", ex.name(), ex.message()),
+        None => crate::rtc::describe(err),
     }
 }
 

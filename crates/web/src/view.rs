@@ -75,6 +75,52 @@ pub struct SignalInfo {
     pub relay_bytes: u64,
 }
 
+/// How the last chain file went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportInfo {
+    pub file: String,
+    /// `reading`, `done` or `refused`.
+    pub state: &'static str,
+    pub text: String,
+}
+
+impl ImportInfo {
+    pub fn reading(file: &str) -> ImportInfo {
+        ImportInfo {
+            file: file.to_owned(),
+            state: "reading",
+            text: "reading".to_owned(),
+        }
+    }
+
+    pub fn done(file: &str, text: String) -> ImportInfo {
+        ImportInfo {
+            file: file.to_owned(),
+            state: "done",
+            text,
+        }
+    }
+
+    pub fn refused(file: &str, text: String) -> ImportInfo {
+        ImportInfo {
+            file: file.to_owned(),
+            state: "refused",
+            text,
+        }
+    }
+}
+
+/// What IndexedDB holds for sure.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StoredInfo {
+    /// Every block of the active chain up to here has been written.
+    pub height: u64,
+    /// Writes sent and not yet committed.
+    pub writing: usize,
+    /// The last write that failed (or why there is no storage at all).
+    pub error: Option<String>,
+}
+
 /// A Nostr relay as the page shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RelayInfo {
@@ -177,6 +223,10 @@ pub struct ChainInfo {
     /// Blocks read back from IndexedDB at start, and records found corrupt and dropped.
     pub loaded: usize,
     pub corrupt: usize,
+    pub stored: StoredInfo,
+    pub import: Option<ImportInfo>,
+    /// The room's block time, a rule like the difficulty.
+    pub block_time_ms: u64,
     /// Expected hashes for the next block.
     pub next_difficulty: u64,
     pub mempool: usize,
@@ -242,6 +292,8 @@ pub struct Surroundings<'a> {
     pub miner: MinerInfo,
     pub loaded: usize,
     pub corrupt: usize,
+    pub stored: StoredInfo,
+    pub import: Option<ImportInfo>,
     pub log: &'a VecDeque<LogLine>,
 }
 
@@ -269,6 +321,9 @@ impl View {
                 sync: node.sync_progress(),
                 loaded: around.loaded,
                 corrupt: around.corrupt,
+                stored: around.stored,
+                import: around.import,
+                block_time_ms: chain.params().target_block_ms,
                 next_difficulty: chain.next_difficulty(&chain.tip()).unwrap_or(0),
                 mempool: node.ledger().mempool().len(),
             },
@@ -490,6 +545,8 @@ mod tests {
                 miner: MinerInfo::default(),
                 loaded: 3,
                 corrupt: 1,
+                stored: StoredInfo::default(),
+                import: None,
                 log: &log,
             },
             now,
