@@ -53,9 +53,10 @@ CHROMEDRIVER=/usr/bin/chromedriver \
 WASM_BINDGEN_TEST_WEBDRIVER_JSON="$PWD/crates/web/webdriver.json" \
     offline cargo test -p tabchain-web --target wasm32-unknown-unknown --locked --offline
 
-step "site build (trunk, release) and the signaling server that serves it"
+step "site build (trunk, release), the signaling server that serves it, and the chain-file tool the long-chain tests start from"
 trunk build --release --offline --skip-version-check
 cargo build --release --locked -p tabchain-signaling
+cargo build --release --locked -p tabchain-web --bin chain-file
 
 step "browser end-to-end tests (e2e/*.test.mjs but lan-*: several tabs, one signaling server)"
 loopback_tests=()

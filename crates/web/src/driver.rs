@@ -17,7 +17,7 @@ use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::rc::{Rc, Weak};
 
-use tabchain_core::{Address, Hash, NodeId, SecretKey, Timestamp, Wallet};
+use tabchain_core::{Address, Block, Hash, NodeId, SecretKey, Timestamp, Wallet};
 use tabchain_node::link::{LinkAction, Links, Route, Signal};
 use tabchain_node::{Action, Config, Event, Node, NodeError};
 use tabchain_nostr::{Body, Pool, PoolAction, RoomKey, DEFAULT_RELAYS};
@@ -76,8 +76,8 @@ enum Input {
         event: RtcEvent,
     },
     Miner(Report),
-    /// A block's write to IndexedDB committed, or failed.
-    Stored(Hash, Result<(), String>),
+    /// A write of these blocks to IndexedDB committed, or failed.
+    Stored(Vec<Hash>, Result<(), String>),
     /// The bytes of a chain file the person loaded.
     ChainFile(Result<Vec<u8>, String>),
     PageHide,
@@ -321,6 +321,8 @@ struct Driver {
     loaded: usize,
     corrupt: usize,
     durable: Durable,
+    /// Blocks to write at the end of this turn.
+    unwritten: Vec<Block>,
     /// How the last chain file loaded.
     import: Option<ImportInfo>,
     /// `pagehide` came: the node said goodbye and everything is closed.
@@ -386,6 +388,7 @@ impl Driver {
             loaded: 0,
             corrupt: 0,
             durable: Durable::default(),
+            unwritten: Vec::new(),
             import: None,
             closed: false,
             log,
@@ -436,11 +439,13 @@ impl Driver {
                     }
                 }
             }
-            Input::Stored(hash, result) => {
+            Input::Stored(hashes, result) => {
                 if let Err(err) = &result {
-                    self.warn(format!("could not store block {:.12}: {err}", hash.to_string()));
+                    self.warn(format!("could not store {} blocks: {err}", hashes.len()));
                 }
-                self.durable.written(hash, result);
+                for hash in hashes {
+                    self.durable.written(hash, result.clone());
+                }
             }
             Input::ChainFile(bytes) => self.on_chain_file(now, bytes),
             Input::PageHide => self.on_page_hide(now),
@@ -1049,6 +1054,27 @@ impl Driver {
         while let Some(event) = self.node.poll_event() {
             self.log.node_event(now, &event);
         }
+        self.write_blocks();
+    }
+
+    /// Writes the blocks the node asked to store since the last call, in one
+    /// transaction: a synced or loaded chain comes in thousands at once.
+    fn write_blocks(&mut self) {
+        let Some(store) = self.store.clone().filter(|_| !self.unwritten.is_empty()) else {
+            return;
+        };
+        let blocks = std::mem::take(&mut self.unwritten);
+        let sink = self.sink.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let hashes: Vec<Hash> = blocks.iter().map(|block| block.hash()).collect();
+            let records: Vec<(String, Vec<u8>)> = hashes
+                .iter()
+                .zip(&blocks)
+                .map(|(hash, block)| (hash.to_string(), block.encode()))
+                .collect();
+            let result = store.put_all(&records).await;
+            sink.send(Input::Stored(hashes, result));
+        });
     }
 
     fn node_action(&mut self, now: Timestamp, action: Action) {
@@ -1071,14 +1097,9 @@ impl Driver {
             Action::MineTemplate(template) => self.miners.mine(template),
             Action::StopMining => self.miners.stop(),
             Action::StoreBlock(block) => {
-                if let Some(store) = self.store.clone() {
+                if self.store.is_some() {
                     self.durable.writing();
-                    let sink = self.sink.clone();
-                    wasm_bindgen_futures::spawn_local(async move {
-                        let hash = block.hash();
-                        let result = store.put(&hash.to_string(), &block.encode()).await;
-                        sink.send(Input::Stored(hash, result));
-                    });
+                    self.unwritten.push(block);
                 }
             }
             Action::ForgetBlock(hash) => {

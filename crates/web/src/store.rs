@@ -67,15 +67,16 @@ impl Store {
             .collect())
     }
 
-    /// Writes a record; done when its transaction has committed.
-    pub async fn put(&self, key: &str, bytes: &[u8]) -> Result<(), String> {
-        let value = Uint8Array::from(bytes);
+    /// Writes records in one transaction; done when it has committed.
+    pub async fn put_all(&self, records: &[(String, Vec<u8>)]) -> Result<(), String> {
         let write = async {
             let tx = self
                 .db
                 .transaction_with_str_and_mode(BLOCKS, IdbTransactionMode::Readwrite)?;
-            tx.object_store(BLOCKS)?
-                .put_with_key(&value, &JsValue::from_str(key))?;
+            let store = tx.object_store(BLOCKS)?;
+            for (key, bytes) in records {
+                store.put_with_key(&Uint8Array::from(&bytes[..]), &JsValue::from_str(key))?;
+            }
             committed(&tx).await
         };
         write.await.map_err(|err| error_name(&err))
