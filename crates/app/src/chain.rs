@@ -32,7 +32,11 @@ pub fn ChainPanel(chain: Memo<ChainInfo>, handle: Handle) -> impl IntoView {
     let dropped = move |event: DragEvent| {
         event.prevent_default();
         dragging.set(false);
-        if let Some(file) = event.data_transfer().and_then(|d| d.files()).and_then(|f| f.get(0)) {
+        if let Some(file) = event
+            .data_transfer()
+            .and_then(|d| d.files())
+            .and_then(|f| f.get(0))
+        {
             handle.load_chain(file);
         }
     };

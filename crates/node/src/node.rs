@@ -2,7 +2,7 @@
 //! what to announce to whom, whom to dial or drop, when to sync). Per-link state lives
 //! in [`crate::peer`]; the pieces it decides with live in their own modules.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use tabchain_core::{
     Accepted, Address, Balance, Block, BlockError, Hash, Header, Ledger, LoadReport, MempoolError,
@@ -432,8 +432,13 @@ impl Node {
             self.sync.block_done(hash);
             self.report_block(*hash, origin);
         }
-        let forget = report.refused.iter().map(|(key, _)| key).chain(&report.pruned);
-        self.actions.extend(forget.copied().map(Action::ForgetBlock));
+        let forget = report
+            .refused
+            .iter()
+            .map(|(key, _)| key)
+            .chain(&report.pruned);
+        self.actions
+            .extend(forget.copied().map(Action::ForgetBlock));
         if let Some(change) = &report.tip_change {
             self.tip_moved(change, origin);
         }
@@ -455,16 +460,19 @@ impl Node {
         }
     }
 
-    /// Pays `amount` base units to `to` from `wallet`'s spendable coins, plus the
-    /// configured fee, and submits the payment.
+    /// Pays `amount` base units to `to` from `wallet`'s spendable coins but `reserved`
+    /// (coins another tab sharing the wallet is spending), plus the configured fee, and
+    /// submits the payment.
     pub fn pay(
         &mut self,
         now: Timestamp,
         wallet: &Wallet,
         to: Address,
         amount: u64,
+        reserved: &HashSet<OutPoint>,
     ) -> Result<TxId, NodeError> {
-        let coins = self.ledger.spendable(&wallet.address());
+        let mut coins = self.ledger.spendable(&wallet.address());
+        coins.retain(|(outpoint, _)| !reserved.contains(outpoint));
         let genesis = self.ledger.chain().genesis_hash();
         let tx = wallet.pay(&coins, to, amount, self.config.payment_fee, &genesis)?;
         let id = tx.id();

@@ -502,9 +502,17 @@ fn templates_follow_the_tip_and_the_mempool() {
     drain(&mut x);
     // A payment changes the template too; the node's wallet pays its configured fee.
     let wallet = tabchain_core::Wallet::new(key(1));
-    let id = x
-        .pay(T0, &wallet, key(2).public_key().address(), 5)
-        .unwrap();
+    let to = key(2).public_key().address();
+    // Coins another tab of the same wallet is spending are left alone.
+    let reserved: std::collections::HashSet<_> = x
+        .ledger()
+        .spendable(&wallet.address())
+        .into_iter()
+        .map(|(outpoint, _)| outpoint)
+        .collect();
+    assert!(!reserved.is_empty());
+    assert!(x.pay(T0, &wallet, to, 5, &reserved).is_err());
+    let id = x.pay(T0, &wallet, to, 5, &Default::default()).unwrap();
     let out = drain(&mut x);
     let tx = x
         .ledger()

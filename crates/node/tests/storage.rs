@@ -181,7 +181,10 @@ fn an_imported_chain_is_checked_stored_and_its_damage_named() {
     assert_eq!(y.height(), 4);
     assert_eq!(
         report.refused,
-        [(damaged[4].hash(), LoadError::Invalid(BlockError::BadMerkleRoot))]
+        [(
+            damaged[4].hash(),
+            LoadError::Invalid(BlockError::BadMerkleRoot)
+        )]
     );
     assert_eq!(report.waiting.len(), 15, "6 to 20 cannot connect");
 }

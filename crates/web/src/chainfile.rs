@@ -38,7 +38,9 @@ pub enum ChainFileError {
     TooLarge { size: usize },
     #[error("the file is of a newer tabchain (format {0})")]
     Version(u16),
-    #[error("the file is a chain of room {room:?} (or of other rules): this room's genesis is another")]
+    #[error(
+        "the file is a chain of room {room:?} (or of other rules): this room's genesis is another"
+    )]
     OtherRoom { room: String },
     #[error("the file is cut short or damaged: {0}")]
     Truncated(String),

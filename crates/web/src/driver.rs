@@ -14,10 +14,10 @@
 //! the room's BroadcastChannel.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::rc::{Rc, Weak};
 
-use tabchain_core::{Address, Block, Hash, NodeId, SecretKey, Timestamp, Wallet};
+use tabchain_core::{Address, Block, Hash, NodeId, OutPoint, SecretKey, Timestamp, Wallet};
 use tabchain_node::link::{LinkAction, Links, Route, Signal};
 use tabchain_node::{Action, Config, Event, Node, NodeError};
 use tabchain_nostr::{Body, Pool, PoolAction, RoomKey, DEFAULT_RELAYS};
@@ -25,6 +25,7 @@ use tabchain_signal::{hello, Backoff, ClientMessage, IceServer, ServerMessage};
 use wasm_bindgen::prelude::*;
 use web_sys::PageTransitionEvent;
 
+use crate::backup;
 use crate::broadcast::LocalRoom;
 use crate::chainfile;
 use crate::durable::Durable;
@@ -42,6 +43,7 @@ use crate::view::{
     parse_coins, ImportInfo, LogKind, MinerInfo, RelayInfo, SignalInfo, SignalState, StoredInfo,
     Surroundings, View,
 };
+use crate::wallet_store::WalletStore;
 use crate::wire::{self, Broadcast};
 
 /// The page gets a new view at most this often (a busy miner reports ~60 times a second).
@@ -63,7 +65,10 @@ const GOODBYE_GRACE_MS: u32 = 200;
 #[derive(Debug)]
 enum Input {
     Tick,
-    Loaded(Result<(Store, Records), String>),
+    Loaded {
+        blocks: Result<(Store, Records), String>,
+        wallet: Result<(WalletStore, [u8; 32]), String>,
+    },
     Server(SocketEvent),
     Relay {
         relay: usize,
@@ -129,6 +134,8 @@ pub enum PayError {
     Refused(#[from] NodeError),
     #[error("the node is not running")]
     NotRunning,
+    #[error("the wallet's storage failed: {0}")]
+    Storage(String),
 }
 
 struct Shared {
@@ -183,12 +190,20 @@ impl Handle {
         listen_for_page_exit(sink.clone());
         let name = shared.driver.borrow().network_name();
         wasm_bindgen_futures::spawn_local(async move {
-            let loaded = async {
+            let blocks = async {
                 let store = Store::open(&name).await?;
                 let records = store.load().await?;
                 Ok::<_, JsValue>((store, records))
             };
-            sink.send(Input::Loaded(loaded.await.map_err(|err| describe(&err))));
+            let wallet = async {
+                let store = WalletStore::open().await?;
+                let seed = store.seed(random_bytes()).await?;
+                Ok::<_, JsValue>((store, seed))
+            };
+            sink.send(Input::Loaded {
+                blocks: blocks.await.map_err(|err| describe(&err)),
+                wallet: wallet.await.map_err(|err| describe(&err)),
+            });
         });
         let handle = Handle {
             shared: Some(shared),
@@ -199,7 +214,7 @@ impl Handle {
 
     pub fn set_mining(&self, on: bool) {
         self.run(|driver| {
-            let pay_to = on.then_some(driver.address);
+            let pay_to = driver.address().filter(|_| on);
             driver.node.set_mining(now(), pay_to);
         });
     }
@@ -235,16 +250,58 @@ impl Handle {
                 }
                 .to_string())
             } else {
-                crate::js::read_file(&file).await.map_err(|err| describe(&err))
+                crate::js::read_file(&file)
+                    .await
+                    .map_err(|err| describe(&err))
             };
             sink.send(Input::ChainFile(bytes));
         });
     }
 
-    /// Pays `amount` coins (text as typed) to `to`; returns the transaction id.
-    pub fn pay(&self, to: &str, amount: &str) -> Result<String, PayError> {
-        self.run(|driver| driver.pay(to, amount))
-            .unwrap_or(Err(PayError::NotRunning))
+    /// Pays `amount` coins (text as typed) to `to`; returns the transaction id. The
+    /// coins are chosen in one transaction with the profile's other tabs' payments
+    /// ([`WalletStore::spend`]), so two tabs never spend the same coin.
+    pub async fn pay(&self, to: String, amount: String) -> Result<String, PayError> {
+        let shared = self.shared.clone().ok_or(PayError::NotRunning)?;
+        let (store, network) = {
+            let driver = shared.driver.borrow();
+            let store = driver
+                .wallet
+                .as_ref()
+                .ok_or(PayError::NotRunning)?
+                .1
+                .clone();
+            (store, driver.network_name())
+        };
+        let build = |reserved: &HashSet<OutPoint>| run(&shared, |d| d.pay(&to, &amount, reserved));
+        match store {
+            Some(store) => store
+                .spend(&network, now(), build)
+                .await
+                .map_err(PayError::Storage)?,
+            None => build(&HashSet::new()).map(|(id, _)| id),
+        }
+    }
+
+    /// The wallet's backup code, to copy or scan on another device.
+    pub fn wallet_code(&self) -> Option<String> {
+        self.run(|driver| {
+            let (wallet, _) = driver.wallet.as_ref()?;
+            Some(backup::encode(&wallet.key().seed()))
+        })
+        .flatten()
+    }
+
+    /// Makes the wallet of `code` this profile's, then reloads the page with it.
+    pub async fn restore_wallet(&self, code: String) -> Result<(), String> {
+        let seed = backup::decode(&code).map_err(|err| err.to_string())?;
+        let store = self
+            .run(|driver| driver.wallet.as_ref().and_then(|(_, store)| store.clone()))
+            .flatten()
+            .ok_or("this browser keeps no wallet (no IndexedDB)")?;
+        store.replace_seed(seed).await?;
+        let _ = window().location().reload();
+        Ok(())
     }
 
     fn run<R>(&self, command: impl FnOnce(&mut Driver) -> R) -> Option<R> {
@@ -301,9 +358,11 @@ fn listen_for_page_exit(sink: Sink<Input>) {
 
 struct Driver {
     node: Node,
+    /// This tab's node key: its id on the network (per tab).
     key: SecretKey,
-    /// The key's address, where mined coins and payments go: derived once, shown often.
-    address: Address,
+    /// The profile's wallet, shared by its tabs, and where its reservations are kept;
+    /// known once storage is open.
+    wallet: Option<(Wallet, Option<WalletStore>)>,
     settings: Settings,
     sink: Sink<Input>,
     timer: Timer,
@@ -367,7 +426,7 @@ impl Driver {
             conns: HashMap::new(),
             paths_due: now,
             node,
-            address: key.public_key().address(),
+            wallet: None,
             key,
             settings,
             timer,
@@ -420,7 +479,10 @@ impl Driver {
                 self.timer.fired();
                 self.on_tick(now);
             }
-            Input::Loaded(loaded) => self.on_loaded(now, loaded),
+            Input::Loaded { blocks, wallet } => {
+                self.on_wallet(now, wallet);
+                self.on_loaded(now, blocks);
+            }
             Input::Server(event) => self.on_server(now, event),
             Input::Relay { relay, event } => self.on_relay(now, relay, event),
             Input::Local(message) => self.on_local(now, message),
@@ -475,6 +537,25 @@ impl Driver {
         }
     }
 
+    fn on_wallet(&mut self, now: Timestamp, wallet: Result<(WalletStore, [u8; 32]), String>) {
+        self.wallet = Some(match wallet {
+            Ok((store, seed)) => (Wallet::new(SecretKey::from_seed(seed)), Some(store)),
+            Err(err) => {
+                self.log.push(
+                    now,
+                    LogKind::Warning,
+                    format!("no wallet storage ({err}): this tab's coins will not outlive it"),
+                );
+                (Wallet::new(SecretKey::from_seed(random_bytes())), None)
+            }
+        });
+    }
+
+    /// Where mined coins and payments go: the profile's wallet, once it is known.
+    fn address(&self) -> Option<Address> {
+        self.wallet.as_ref().map(|(wallet, _)| wallet.address())
+    }
+
     fn on_loaded(&mut self, now: Timestamp, loaded: Result<(Store, Records), String>) {
         match loaded {
             Ok((store, records)) => {
@@ -491,7 +572,8 @@ impl Driver {
                 }
                 // Refused records are forgotten through the node's `ForgetBlock`s.
                 let report = self.node.load_stored(now, blocks);
-                self.durable.loaded(report.stored.iter().chain(&report.waiting).copied());
+                self.durable
+                    .loaded(report.stored.iter().chain(&report.waiting).copied());
                 self.loaded = report.stored.len();
                 self.corrupt += report.refused.len();
                 for (hash, err) in &report.refused {
@@ -1143,9 +1225,8 @@ impl Driver {
 
     fn on_chain_file(&mut self, now: Timestamp, bytes: Result<Vec<u8>, String>) {
         let genesis = self.node.ledger().chain().genesis_hash();
-        let outcome = bytes.and_then(|bytes| {
-            chainfile::decode(&bytes, genesis).map_err(|err| err.to_string())
-        });
+        let outcome = bytes
+            .and_then(|bytes| chainfile::decode(&bytes, genesis).map_err(|err| err.to_string()));
         let name = self.import.take().map(|i| i.file).unwrap_or_default();
         let info = match outcome {
             Err(err) => ImportInfo::refused(&name, err),
@@ -1169,19 +1250,36 @@ impl Driver {
                 }
             }
         };
-        self.log.push(now, LogKind::Block, format!("chain file {}: {}", info.file, info.text));
+        self.log.push(
+            now,
+            LogKind::Block,
+            format!("chain file {}: {}", info.file, info.text),
+        );
         self.import = Some(info);
     }
 
-    fn pay(&mut self, to: &str, amount: &str) -> Result<String, PayError> {
+    /// Pays from coins not `reserved`; returns the payment's id and the coins it spent.
+    fn pay(
+        &mut self,
+        to: &str,
+        amount: &str,
+        reserved: &HashSet<OutPoint>,
+    ) -> Result<(String, Vec<OutPoint>), PayError> {
         let to: Address = to
             .trim()
             .parse()
             .map_err(|err: tabchain_core::keys::ParseError| PayError::Address(err.to_string()))?;
         let amount = parse_coins(amount).ok_or(PayError::Amount)?;
-        let wallet = Wallet::new(self.key.clone());
-        let id = self.node.pay(now(), &wallet, to, amount)?;
-        Ok(id.to_string())
+        let (wallet, _) = self.wallet.as_ref().ok_or(PayError::NotRunning)?;
+        let id = self.node.pay(now(), wallet, to, amount, reserved)?;
+        let spent = self
+            .node
+            .ledger()
+            .mempool()
+            .get(&id)
+            .map(|entry| entry.tx.inputs.iter().map(|input| input.prev).collect())
+            .unwrap_or_default();
+        Ok((id.to_string(), spent))
     }
 
     // The view.
@@ -1198,6 +1296,8 @@ impl Driver {
         if !self.dirty {
             return None;
         }
+        // Nothing to show before the wallet is known (storage opens within moments).
+        let address = self.address()?;
         let next = self.last_view.saturating_add(VIEW_INTERVAL_MS);
         if now < next {
             if self.view_due.is_none() {
@@ -1214,7 +1314,7 @@ impl Driver {
             self.relays.is_some() && !self.server.seen && self.server.state == SignalState::Offline;
         let surroundings = Surroundings {
             room: self.settings.room.as_str(),
-            address: self.address,
+            address,
             signal: SignalInfo {
                 state: if static_site {
                     SignalState::Absent

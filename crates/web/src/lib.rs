@@ -8,14 +8,16 @@
 //!   `getStats()` says (the certificates DTLS verified, the selected candidate pair);
 //! - `socket`: a WebSocket, to the signaling server or a Nostr relay;
 //! - `broadcast`: the BroadcastChannel shared by the room's tabs of one browser;
-//! - `miners`: the mining workers; `store`: IndexedDB; `identity`: sessionStorage;
+//! - `miners`: the mining workers; `store`: IndexedDB; `identity`: the node key, per
+//!   tab (sessionStorage); `wallet_store`: the wallet, per profile (IndexedDB);
 //! - `js`: the clock, randomness, timers and the one place closures are leaked.
 //!
-//! The parts that need no browser ([`settings`], [`durable`], [`chainfile`], [`sdp`], [`names`], [`path`], [`view`],
+//! The parts that need no browser ([`settings`], [`durable`], [`chainfile`], [`backup`], [`sdp`], [`names`], [`path`], [`view`],
 //! [`record`], [`wire`], [`hashrate`], [`log`]) build and test natively.
 
 #![forbid(unsafe_code)]
 
+pub mod backup;
 pub mod chainfile;
 pub mod durable;
 pub mod hashrate;
@@ -46,6 +48,8 @@ mod socket;
 pub mod stats;
 #[cfg(target_arch = "wasm32")]
 pub mod store;
+#[cfg(target_arch = "wasm32")]
+mod wallet_store;
 
 #[cfg(target_arch = "wasm32")]
 pub use driver::{Handle, PayError};

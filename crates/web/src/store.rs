@@ -6,7 +6,9 @@
 use js_sys::{Array, Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{DomException, IdbDatabase, IdbOpenDbRequest, IdbRequest, IdbTransaction, IdbTransactionMode};
+use web_sys::{
+    DomException, IdbDatabase, IdbOpenDbRequest, IdbRequest, IdbTransaction, IdbTransactionMode,
+};
 
 use crate::js::window;
 
@@ -23,29 +25,9 @@ pub struct Store {
 impl Store {
     /// Opens (or creates) the database `name`.
     pub async fn open(name: &str) -> Result<Store, JsValue> {
-        let factory = window()
-            .indexed_db()?
-            .ok_or_else(|| JsValue::from_str("this browser has no IndexedDB"))?;
-        let request: IdbOpenDbRequest = factory.open_with_u32(name, 1)?;
-        let upgrade = Closure::<dyn FnMut(JsValue)>::new({
-            let request = request.clone();
-            move |_| {
-                if let Ok(db) = request.result().and_then(|db| db.dyn_into::<IdbDatabase>()) {
-                    let _ = db.create_object_store(BLOCKS);
-                }
-            }
-        });
-        request.set_onupgradeneeded(Some(upgrade.as_ref().unchecked_ref()));
-        // Another tab holding the database at an older version blocks the open: say so
-        // rather than wait forever.
-        let blocked = Closure::<dyn FnMut(JsValue)>::new(|_| {
-            crate::js::warn("IndexedDB: another tab of this page keeps an older version of the database open; close it");
-        });
-        request.set_onblocked(Some(blocked.as_ref().unchecked_ref()));
-        let db = finished(&request).await?;
-        request.set_onupgradeneeded(None);
-        request.set_onblocked(None);
-        Ok(Store { db: db.dyn_into()? })
+        Ok(Store {
+            db: open_database(name, &[BLOCKS]).await?,
+        })
     }
 
     pub async fn load(&self) -> Result<Records, JsValue> {
@@ -91,8 +73,42 @@ impl Store {
     }
 }
 
+/// Opens (or creates, with `stores`) the database `name` at version 1.
+pub async fn open_database(
+    name: &str,
+    stores: &'static [&'static str],
+) -> Result<IdbDatabase, JsValue> {
+    let factory = window()
+        .indexed_db()?
+        .ok_or_else(|| JsValue::from_str("this browser has no IndexedDB"))?;
+    let request: IdbOpenDbRequest = factory.open_with_u32(name, 1)?;
+    let upgrade = Closure::<dyn FnMut(JsValue)>::new({
+        let request = request.clone();
+        move |_| {
+            if let Ok(db) = request.result().and_then(|db| db.dyn_into::<IdbDatabase>()) {
+                for store in stores {
+                    let _ = db.create_object_store(store);
+                }
+            }
+        }
+    });
+    request.set_onupgradeneeded(Some(upgrade.as_ref().unchecked_ref()));
+    // Another tab holding the database at an older version blocks the open: say so
+    // rather than wait in silence.
+    let blocked = Closure::<dyn FnMut(JsValue)>::new(|_| {
+        crate::js::warn(
+            "IndexedDB: another tab of this page keeps an older version of the database open; close it",
+        );
+    });
+    request.set_onblocked(Some(blocked.as_ref().unchecked_ref()));
+    let db = finished(&request).await;
+    request.set_onupgradeneeded(None);
+    request.set_onblocked(None);
+    db?.dyn_into()
+}
+
 /// Waits for a transaction to commit, or for its error.
-async fn committed(tx: &IdbTransaction) -> Result<(), JsValue> {
+pub async fn committed(tx: &IdbTransaction) -> Result<(), JsValue> {
     let done = Promise::new(&mut |resolve, reject| {
         tx.set_oncomplete(Some(&resolve));
         tx.set_onerror(Some(&reject));
@@ -119,7 +135,7 @@ pub fn error_name(err: &JsValue) -> String {
 }
 
 /// Waits for an IndexedDB request and returns its result.
-async fn finished(request: &IdbRequest) -> Result<JsValue, JsValue> {
+pub async fn finished(request: &IdbRequest) -> Result<JsValue, JsValue> {
     let done = Promise::new(&mut |resolve, reject| {
         request.set_onsuccess(Some(&resolve));
         request.set_onerror(Some(&reject));
