@@ -5,34 +5,15 @@
 // room, and cut-short files, are refused by name and change nothing.
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { test } from 'node:test';
-import { ROOT, World, describeTabs, log, secs, startSignal, uniqueRoom, waitFor } from './harness.mjs';
+import { World, describeTabs, log, makeChainFile, secs, startSignal, uniqueRoom, waitFor } from './harness.mjs';
 
-const CHAIN_FILE_BIN = path.join(ROOT, 'target', 'release', 'chain-file');
 /** The rules of the rooms here: easy blocks, one a second. */
 const RULES = { difficulty: 2000, block_time: 1 };
 const BLOCKS = 2000;
 
-/** Makes a chain file of `room` with `blocks` blocks; returns its path. */
-function chainFile(room, blocks) {
-  if (!fs.existsSync(CHAIN_FILE_BIN)) {
-    throw new Error(`${CHAIN_FILE_BIN} is missing: cargo build --release -p tabchain-web --bin chain-file`);
-  }
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tabchain-chain-'));
-  const out = path.join(dir, `${room}.tabchain`);
-  execFileSync(CHAIN_FILE_BIN, [
-    '--room', room,
-    '--difficulty', String(RULES.difficulty),
-    '--block-time', String(RULES.block_time),
-    '--blocks', String(blocks),
-    '--out', out,
-  ]);
-  return out;
-}
+const chainFile = (room, blocks) => makeChainFile(room, blocks, RULES);
 
 function openRoom(world, room, opts = {}) {
   return world.openTab({ room, difficulty: RULES.difficulty, params: { block_time: RULES.block_time }, ...opts });
@@ -45,27 +26,6 @@ async function startWorld(name) {
   return world;
 }
 
-async function loadFile(tab, file) {
-  await tab.page.locator('[data-testid="load-chain"]').setInputFiles(file);
-  const name = path.basename(file);
-  const { value } = await waitFor(
-    async () => {
-      const status = tab.page.locator('[data-testid="import-status"]');
-      if (!(await status.count())) return null;
-      const state = await status.getAttribute('data-state');
-      const text = (await status.textContent()).trim();
-      const finished = text.startsWith(`${name}:`) && (state === 'done' || state === 'refused');
-      return finished ? { state, text } : null;
-    },
-    { timeout: 60_000, what: `${tab.label} to finish loading ${path.basename(file)}` },
-  );
-  return value;
-}
-
-async function storedHeight(tab) {
-  return Number(await tab.page.locator('[data-testid="stored-height"]').getAttribute('data-height'));
-}
-
 test('a 2000-block chain file loads, reloads whole with no server and no peer, and a new tab catches up', { timeout: 240_000 }, async () => {
   const world = await startWorld('long-chain');
   await world.run(async () => {
@@ -74,11 +34,11 @@ test('a 2000-block chain file loads, reloads whole with no server and no peer, a
     const signal = `ws://127.0.0.1:${world.signal.port}/ws`;
     const a = await openRoom(world, room, { label: 'A', signal });
     const started = Date.now();
-    const loaded = await loadFile(a, file);
+    const loaded = await a.loadChainFile(file);
     assert.equal(loaded.state, 'done', loaded.text);
     await waitFor(() => a.last?.height === BLOCKS, { timeout: 30_000, what: `A at height ${BLOCKS}`, explain: () => describeTabs([a]) });
     log(`A checked and took ${BLOCKS} blocks from the file in ${secs(Date.now() - started)}`);
-    await waitFor(async () => (await storedHeight(a)) === BLOCKS, { timeout: 60_000, what: `A's chain stored up to ${BLOCKS}` });
+    await waitFor(async () => (await a.storedHeight()) === BLOCKS, { timeout: 60_000, what: `A's chain stored up to ${BLOCKS}` });
     log(`A stored them all ${secs(Date.now() - started)} after the file was picked`);
 
     // Alone: no signaling server, no other tab.
@@ -109,20 +69,20 @@ test("a chain file of another room, and a cut-short one, are refused by name and
     const room = uniqueRoom('lesson');
     const tab = await openRoom(world, room, { label: 'tab' });
     // Tried: another room's file; this room's file cut in half.
-    const other = await loadFile(tab, chainFile(uniqueRoom('elsewhere'), 20));
+    const other = await tab.loadChainFile(chainFile(uniqueRoom('elsewhere'), 20));
     assert.equal(other.state, 'refused');
     assert.match(other.text, /is a chain of room "elsewhere-/);
     const whole = chainFile(room, 20);
     const cut = whole.replace(/\.tabchain$/, '-cut.tabchain');
     const bytes = fs.readFileSync(whole);
     fs.writeFileSync(cut, bytes.subarray(0, bytes.length >> 1));
-    const truncated = await loadFile(tab, cut);
+    const truncated = await tab.loadChainFile(cut);
     assert.equal(truncated.state, 'refused');
     assert.match(truncated.text, /cut short or damaged/);
     await tab.snapshot();
     assert.equal(tab.last.height, 0, 'nothing was taken from either file');
     // The whole file loads, so the refusals above were the files', not the page's.
-    const good = await loadFile(tab, whole);
+    const good = await tab.loadChainFile(whole);
     assert.equal(good.state, 'done', good.text);
     await waitFor(() => tab.last?.height === 20, { timeout: 10_000, what: 'height 20' });
   });

@@ -13,10 +13,11 @@
 // every console message of the pages (default: errors and warnings); E2E_SERVER_LOG=1
 // prints the signaling server's log.
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +27,7 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 // $E2E_DIST serves another build of the site (e.g. a debug build) instead of dist/.
 export const DIST = process.env.E2E_DIST ? path.resolve(process.env.E2E_DIST) : path.join(ROOT, 'dist');
 export const SIGNALING_BIN = path.join(ROOT, 'target', 'release', 'tabchain-signaling');
+export const CHAIN_FILE_BIN = path.join(ROOT, 'target', 'release', 'chain-file');
 export const ARTIFACTS = path.join(ROOT, 'e2e', 'artifacts');
 export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
@@ -224,6 +226,23 @@ export class SignalServer {
 /** Starts a signaling server on a free port (or the given one). */
 export async function startSignal(opts = {}) {
   return new SignalServer(opts).start();
+}
+
+/**
+ * A chain file of `room` with `blocks` blocks under `rules` ({ difficulty, block_time }),
+ * made by the chain-file tool as a teacher would; returns its path.
+ */
+export function makeChainFile(room, blocks, rules) {
+  if (!fs.existsSync(CHAIN_FILE_BIN)) {
+    throw new Error(`${CHAIN_FILE_BIN} is missing: cargo build --release -p tabchain-web --bin chain-file`);
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tabchain-chain-'));
+  const out = path.join(dir, `${room}.tabchain`);
+  const args = ['--room', room, '--blocks', String(blocks), '--out', out];
+  if (rules.difficulty !== undefined) args.push('--difficulty', String(rules.difficulty));
+  if (rules.block_time !== undefined) args.push('--block-time', String(rules.block_time));
+  execFileSync(CHAIN_FILE_BIN, args);
+  return out;
 }
 
 // ---------------------------------------------------------------------------------
@@ -602,6 +621,30 @@ export class Tab {
     await this.page.fill('[data-testid="send-to"]', to);
     await this.page.fill('[data-testid="send-amount"]', String(coins));
     await this.page.click('[data-testid="send-button"]');
+  }
+
+  /** Loads a chain file through the chain panel; resolves with { state, text } once the
+   *  panel says how that file went (`done` or `refused`). */
+  async loadChainFile(file, { timeout = 60_000 } = {}) {
+    await this.page.locator('[data-testid="load-chain"]').setInputFiles(file);
+    const name = path.basename(file);
+    const { value } = await waitFor(
+      async () => {
+        const status = this.page.locator('[data-testid="import-status"]');
+        if (!(await status.count())) return null;
+        const state = await status.getAttribute('data-state');
+        const text = (await status.textContent()).trim();
+        const finished = text.startsWith(`${name}:`) && (state === 'done' || state === 'refused');
+        return finished ? { state, text } : null;
+      },
+      { timeout, what: `${this.label} to finish loading ${name}` },
+    );
+    return value;
+  }
+
+  /** The height up to which the chain panel says the chain is stored. */
+  async storedHeight() {
+    return Number(await this.page.locator('[data-testid="stored-height"]').getAttribute('data-height'));
   }
 
   async screenshot(name) {
