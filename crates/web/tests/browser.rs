@@ -36,14 +36,20 @@ async fn blocks_survive_in_indexeddb_and_a_damaged_record_is_caught() {
     let blocks = two_blocks();
     {
         let store = Store::open(&name).await.unwrap();
-        for block in &blocks {
-            store.put(&record::key_of(block), &block.encode());
-        }
+        let records: Vec<(String, Vec<u8>)> = blocks
+            .iter()
+            .map(|block| (record::key_of(block), block.encode()))
+            .collect();
+        // The write is done when its transaction has committed.
+        store.put_all(&records).await.unwrap();
         // Tried: a record whose bytes were damaged on disk (one flipped byte).
         let mut damaged = blocks[1].encode();
         let last = damaged.len() - 1;
         damaged[last] ^= 0x40;
-        store.put(&record::key_of(&blocks[1]), &damaged);
+        store
+            .put_all(&[(record::key_of(&blocks[1]), damaged)])
+            .await
+            .unwrap();
     }
     // A second open, as after a reload, reads what the first one wrote.
     let store = Store::open(&name).await.unwrap();
@@ -54,13 +60,14 @@ async fn blocks_survive_in_indexeddb_and_a_damaged_record_is_caught() {
         let (_, bytes) = records.iter().find(|(k, _)| *k == key).expect("stored");
         record::decode(&key, bytes)
     };
-    let intact = read(&blocks[0]).unwrap();
+    let (key, intact) = read(&blocks[0]).unwrap();
+    assert_eq!(key, blocks[0].hash());
     assert_eq!(intact, blocks[0]);
     assert_eq!(intact.check(), Ok(()));
     // The flipped byte is in the coinbase: the header is intact, so the record decodes
     // and hashes to its key, but the body no longer matches the merkle root, which is
     // what the node checks before it takes a stored block.
-    let damaged = read(&blocks[1]).unwrap();
+    let (_, damaged) = read(&blocks[1]).unwrap();
     assert_ne!(damaged, blocks[1]);
     assert_eq!(damaged.check(), Err(BlockError::BadMerkleRoot));
 
