@@ -37,6 +37,8 @@ const ORPHAN_TXS: usize = 128;
 /// A tip change connecting more blocks than this announces only the new tip: peers
 /// that lack the rest fetch them by header sync, not one `Inv` each.
 const ANNOUNCE_MAX_BLOCKS: usize = 8;
+/// How far apart two tabs' clocks may be for a relayed signal's expiry.
+const RELAY_CLOCK_SKEW_MS: u64 = 30_000;
 /// New dials per topology round, so a node joining a big room does not dial everyone.
 const DIALS_PER_ROUND: usize = 4;
 /// How long a relayed signal stays good: a WebRTC offer is useless long before.
@@ -924,8 +926,9 @@ impl Node {
             return self.misbehaved(peer, Misbehaviour::BadRelay);
         };
         if to == self.id {
-            // Clocks of tabs on different laptops disagree: allow what a block's time may.
-            let skew = self.ledger.chain().params().max_future_ms;
+            // Clocks of tabs on different laptops disagree by seconds, whatever the room's
+            // pace (its future-time limit grows with a slow block time).
+            let skew = RELAY_CLOCK_SKEW_MS;
             let stale = signed.expires.saturating_add(skew) < self.now;
             let far = signed.expires > self.now.saturating_add(RELAY_TTL_MS + skew);
             if !stale && !far {

@@ -1,8 +1,8 @@
 //! Blocks from peers whose parents we lack, kept until the parents come: bounded in
 //! bytes per peer and overall, so that a peer sending made-up blocks only ever pushes
 //! out its own (Bitcoin Core bounds its orphan transactions per peer the same way,
-//! `TxOrphanage::LimitOrphans`). The chain's own pool still takes stored blocks loaded
-//! out of order; peers' blocks wait here.
+//! `TxOrphanage::LimitOrphans`). The chain's own pool holds only stored blocks whose
+//! damaged ancestor is being fetched again; peers' blocks wait here.
 
 use std::collections::{BTreeSet, HashMap};
 

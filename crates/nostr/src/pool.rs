@@ -33,7 +33,7 @@ use tabchain_node::link::Signal;
 use tabchain_signal::Backoff;
 
 use crate::event::{publish, subscribe, Event, RelayMessage, KIND};
-use crate::note::{open, seal, Body, Note, MAX_SIGNALS};
+use crate::note::{open, seal, Body, Note, MAX_CONTENT, MAX_SIGNALS};
 use crate::room::RoomKey;
 
 /// Presence is published this often (and on every relay's opening).
@@ -48,6 +48,9 @@ pub const COALESCE_MS: u64 = 100;
 pub const FRESH_MS: u64 = 60_000;
 /// Notes remembered as seen: more than a room of tabs says within [`FRESH_MS`].
 pub const SEEN: usize = 4_096;
+/// A relay's frame longer than this is not parsed: an event carrying the largest note
+/// we open, with its id, keys, signature and tags, is well under it.
+pub const MAX_FRAME: usize = 2 * MAX_CONTENT;
 
 const RETRY_FIRST_MS: u64 = 2_000;
 const RETRY_LONGEST_MS: u64 = 300_000;
@@ -320,7 +323,7 @@ impl Pool {
 
     /// A text frame from relay `relay`.
     pub fn received(&mut self, now: Timestamp, relay: usize, text: &str) {
-        if relay >= self.relays.len() {
+        if relay >= self.relays.len() || text.len() > MAX_FRAME {
             return;
         }
         let Ok(message) = RelayMessage::parse(text) else {

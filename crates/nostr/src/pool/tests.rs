@@ -246,10 +246,11 @@ fn other_rooms_secrets_garbage_and_forgeries_are_ignored() {
     let mut event = event_of(&hello);
     event["tags"] = json!([["t", lobby.topic()]]);
     b.received(T0, 0, &json!(["EVENT", "tabchain", event]).to_string());
-    // Tried: frames that are not JSON, not NIP-01, an event of another kind, content
-    // that is not base64, and a note in tab 1's name sealed by tab 3.
+    // Tried: frames that are not JSON, not NIP-01, a megabyte of it, an event of another
+    // kind, and content that is not base64.
     for garbage in [
         "\u{0}\u{1}".to_owned(),
+        format!("[\"NOTICE\",\"{}\"]", "x".repeat(1 << 20)),
         r#"["EVENT"]"#.to_owned(),
         json!(["EVENT", "tabchain", {"id":"", "pubkey":"", "created_at":0, "kind":1,
             "tags":[["t", lobby.topic()]], "content":"", "sig":""}])
