@@ -7,7 +7,24 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { test } from 'node:test';
-import { World, describeTabs, log, makeChainFile, secs, startSignal, uniqueRoom, waitFor } from './harness.mjs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import {
+  CHROMIUM,
+  CHROMIUM_ARGS,
+  Tab,
+  World,
+  describeTabs,
+  log,
+  makeChainFile,
+  mineUntil,
+  secs,
+  startSignal,
+  tabUrl,
+  uniqueRoom,
+  waitFor,
+} from './harness.mjs';
 
 /** The rules of the rooms here: easy blocks, one a second. */
 const RULES = { difficulty: 2000, block_time: 1 };
@@ -85,5 +102,50 @@ test("a chain file of another room, and a cut-short one, are refused by name and
     const good = await tab.loadChainFile(whole);
     assert.equal(good.state, 'done', good.text);
     await waitFor(() => tab.last?.height === 20, { timeout: 10_000, what: 'height 20' });
+  });
+});
+
+test('writes the browser refuses are named on the page, which never claims them stored', { timeout: 120_000 }, async () => {
+  const world = await World.start('storage-quota');
+  await world.run(async () => {
+    const room = uniqueRoom('quota');
+    const file = chainFile(room, 200);
+    // A profile on disk: Chromium enforces a quota override there (not in the
+    // in-memory profiles of the other tests).
+    const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'tabchain-profile-'));
+    const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    world.cleanups.push(async () => {
+      await context.close();
+      fs.rmSync(profile, { recursive: true, force: true });
+    });
+    const tab = new Tab(await context.newPage(), 'tab');
+    world.tabs.push(tab);
+    // Tried: the browser's storage quota for the page's origin cut to one byte before
+    // the page opens (as on a full disk), then a 200-block chain loaded: every write is
+    // refused.
+    const cdp = await context.newCDPSession(tab.page);
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin: world.origin, quotaSize: 1 });
+    await tab.goto(tabUrl(world.origin, { room, difficulty: RULES.difficulty, params: { block_time: RULES.block_time } }));
+    tab.watch();
+    await waitFor(() => tab.last?.nodeId, { what: 'the page up' });
+    const loaded = await tab.loadChainFile(file);
+    assert.equal(loaded.state, 'done', loaded.text);
+    const stored = tab.page.locator('[data-testid="stored-height"]');
+    await waitFor(async () => /QuotaExceededError/.test(await stored.getAttribute('data-error')), {
+      timeout: 30_000,
+      what: 'the chain panel names the refused write',
+    });
+    log(`the page says: ${(await stored.textContent()).trim()}`);
+    await tab.snapshot();
+    assert.equal(tab.last.height, 200);
+    assert.equal(await tab.storedHeight(), 0, 'nothing is claimed stored');
+    // Room again: the next block's write carries the refused ones, and nothing is lost.
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin: world.origin });
+    const mined = await mineUntil(tab, (s) => s.height >= 201);
+    await waitFor(async () => (await tab.storedHeight()) === mined.height, {
+      timeout: 30_000,
+      what: 'the whole chain stored once there is room',
+    });
+    assert.equal(await stored.getAttribute('data-error'), '');
   });
 });

@@ -382,6 +382,8 @@ struct Driver {
     durable: Durable,
     /// Blocks to write at the end of this turn.
     unwritten: Vec<Block>,
+    /// Blocks whose write failed, tried again with the next write.
+    rewrite: HashSet<Hash>,
     /// How the last chain file loaded.
     import: Option<ImportInfo>,
     /// `pagehide` came: the node said goodbye and everything is closed.
@@ -448,6 +450,7 @@ impl Driver {
             corrupt: 0,
             durable: Durable::default(),
             unwritten: Vec::new(),
+            rewrite: HashSet::new(),
             import: None,
             closed: false,
             log,
@@ -504,6 +507,8 @@ impl Driver {
             Input::Stored(hashes, result) => {
                 if let Err(err) = &result {
                     self.warn(format!("could not store {} blocks: {err}", hashes.len()));
+                    // The next write carries them again: a full disk may have room later.
+                    self.rewrite.extend(&hashes);
                 }
                 for hash in hashes {
                     self.durable.written(hash, result.clone());
@@ -1145,7 +1150,14 @@ impl Driver {
         let Some(store) = self.store.clone().filter(|_| !self.unwritten.is_empty()) else {
             return;
         };
-        let blocks = std::mem::take(&mut self.unwritten);
+        let mut blocks = std::mem::take(&mut self.unwritten);
+        let chain = self.node.ledger().chain();
+        for hash in std::mem::take(&mut self.rewrite) {
+            if let Some(block) = chain.block(&hash) {
+                self.durable.writing();
+                blocks.push(block.clone());
+            }
+        }
         let sink = self.sink.clone();
         wasm_bindgen_futures::spawn_local(async move {
             let hashes: Vec<Hash> = blocks.iter().map(|block| block.hash()).collect();

@@ -93,18 +93,26 @@ pub async fn open_database(
         }
     });
     request.set_onupgradeneeded(Some(upgrade.as_ref().unchecked_ref()));
-    // Another tab holding the database at an older version blocks the open: say so
-    // rather than wait in silence.
-    let blocked = Closure::<dyn FnMut(JsValue)>::new(|_| {
-        crate::js::warn(
-            "IndexedDB: another tab of this page keeps an older version of the database open; close it",
-        );
+    // Another tab holding the database at an older version blocks the open: fail with a
+    // name rather than wait in silence (the page then says blocks are not stored).
+    let done = Promise::new(&mut |resolve, reject| {
+        request.set_onsuccess(Some(&resolve));
+        request.set_onerror(Some(&reject));
+        request.set_onblocked(Some(&reject));
     });
-    request.set_onblocked(Some(blocked.as_ref().unchecked_ref()));
-    let db = finished(&request).await;
+    let outcome = JsFuture::from(done).await;
     request.set_onupgradeneeded(None);
+    request.set_onsuccess(None);
+    request.set_onerror(None);
     request.set_onblocked(None);
-    db?.dyn_into()
+    match outcome {
+        Ok(_) => request.result()?.dyn_into(),
+        Err(_) => Err(request.error().ok().flatten().map(JsValue::from).unwrap_or_else(|| {
+            JsValue::from_str(
+                "BlockedError: another tab of this page keeps an older version of the database open; close it",
+            )
+        })),
+    }
 }
 
 /// Waits for a transaction to commit, or for its error.
@@ -129,6 +137,7 @@ pub async fn committed(tx: &IdbTransaction) -> Result<(), JsValue> {
 /// `InvalidStateError`, ...) and its message.
 pub fn error_name(err: &JsValue) -> String {
     match err.dyn_ref::<DomException>() {
+        Some(ex) if ex.message().is_empty() => ex.name(),
         Some(ex) => format!("{}: {}", ex.name(), ex.message()),
         None => crate::rtc::describe(err),
     }
