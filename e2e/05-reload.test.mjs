@@ -15,7 +15,8 @@ import { World, describeTabs, log, mineUntil, secs, uniqueRoom, waitFor, waitFor
 // In the page: the tabchain-* database's `blocks` record under `key`, as an array of bytes.
 async function readRecord(page, key) {
   return page.evaluate(async (key) => {
-    const dbs = (await indexedDB.databases()).filter((d) => d.name.startsWith('tabchain-'));
+    // The room's block database (the profile's wallet has a database of its own).
+    const dbs = (await indexedDB.databases()).filter((d) => d.name.startsWith('tabchain-') && d.name !== 'tabchain-wallet');
     if (dbs.length !== 1) throw new Error(`expected one tabchain-* database, found ${JSON.stringify(dbs)}`);
     const db = await new Promise((ok, fail) => {
       const req = indexedDB.open(dbs[0].name);
@@ -40,7 +41,7 @@ async function readRecord(page, key) {
 async function writeRecord(page, key, bytes) {
   return page.evaluate(
     async ({ key, bytes }) => {
-      const name = (await indexedDB.databases()).find((d) => d.name.startsWith('tabchain-')).name;
+      const name = (await indexedDB.databases()).find((d) => d.name.startsWith('tabchain-') && d.name !== 'tabchain-wallet').name;
       const db = await new Promise((ok, fail) => {
         const req = indexedDB.open(name);
         req.onsuccess = () => ok(req.result);
