@@ -5,6 +5,7 @@ use tabchain_web::view::View;
 use tabchain_web::Handle;
 
 use crate::chain::ChainPanel;
+use crate::inspector::InspectorPanel;
 use crate::log::LogPanel;
 use crate::mesh::MeshPanel;
 use crate::miner::MinerPanel;
@@ -24,6 +25,19 @@ pub fn App() -> impl IntoView {
     let miner = Memo::new(move |_| view.with(|v| v.miner.clone()));
     let wallet = Memo::new(move |_| view.with(|v| v.wallet.clone()));
     let log = Memo::new(move |_| view.with(|v| v.log.clone()));
+    let inspected = Memo::new(move |_| view.with(|v| v.inspected.clone()));
+
+    // The inspector follows the page's address (`#block=<hash>`), so a block can be
+    // linked to, and the back button closes it.
+    let follow = {
+        let handle = handle.clone();
+        move || {
+            let fragment = window().location().hash().unwrap_or_default();
+            handle.inspect(fragment.strip_prefix("#block="));
+        }
+    };
+    follow();
+    let _ = window_event_listener(leptos::ev::hashchange, move |_| follow());
 
     view! {
         <NodeBar node=node signal=signal />
@@ -33,6 +47,7 @@ pub fn App() -> impl IntoView {
         <main class="grid">
             <PeersPanel peers=peers />
             <MeshPanel node=node peers=peers />
+            <InspectorPanel block=inspected />
             <ChainPanel chain=chain handle=handle.clone() />
             <MinerPanel miner=miner chain=chain handle=handle.clone() />
             <WalletPanel wallet=wallet handle=handle />

@@ -10,6 +10,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{DragEvent, HtmlInputElement};
 
 use crate::format::{abbreviate, clock, duration, quantity};
+use crate::inspector::link_to;
 
 #[component]
 pub fn ChainPanel(chain: Memo<ChainInfo>, handle: Handle) -> impl IntoView {
@@ -149,6 +150,14 @@ pub fn ChainPanel(chain: Memo<ChainInfo>, handle: Handle) -> impl IntoView {
                             data-height=block.height.to_string()
                             data-hash=block.hash.clone()
                             class:mine=block.mine
+                            class="link"
+                            title="open this block"
+                            on:click={
+                                let hash = block.hash.clone();
+                                move |_| {
+                                    let _ = window().location().set_hash(&link_to(&hash));
+                                }
+                            }
                         >
                             <td class="num">{block.height}</td>
                             <td><code title=block.hash.clone()>{abbreviate(&block.hash)}</code></td>

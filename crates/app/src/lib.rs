@@ -11,6 +11,7 @@
 mod app;
 mod chain;
 mod format;
+mod inspector;
 mod log;
 mod mesh;
 mod miner;

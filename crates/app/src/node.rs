@@ -1,11 +1,15 @@
-//! The top bar: this node's name, id and room, how it reaches the signaling server, and
-//! the Nostr relays it meets its room through when there are any.
+//! The top bar: this node's name, id and room, how it reaches the signaling server, the
+//! Nostr relays it meets its room through when there are any, and the room's join link
+//! with a QR code for the classroom projector.
 
 use leptos::prelude::*;
+use qrcode::render::svg;
+use qrcode::QrCode;
 use tabchain_web::view::{NodeInfo, SignalInfo, SignalState};
 
 #[component]
 pub fn NodeBar(node: Memo<NodeInfo>, signal: Memo<SignalInfo>) -> impl IntoView {
+    let joining = RwSignal::new(false);
     let status_text = move || {
         signal.with(|s| {
             let server = match s.state {
@@ -40,7 +44,11 @@ pub fn NodeBar(node: Memo<NodeInfo>, signal: Memo<SignalInfo>) -> impl IntoView 
             </div>
             <div class="room">
                 "room " <strong>{move || node.with(|n| n.room.clone())}</strong>
+                <button class="small join" data-testid="join-toggle" on:click=move |_| joining.update(|on| *on = !*on)>
+                    "Join link"
+                </button>
             </div>
+            {move || joining.get().then(join_card)}
             <div
                 class="signal"
                 data-testid="signal-status"
@@ -72,5 +80,42 @@ pub fn NodeBar(node: Memo<NodeInfo>, signal: Memo<SignalInfo>) -> impl IntoView 
                 </ul>
             }))}
         </header>
+    }
+}
+
+/// This page's address (the room and its rules, without an open block), large enough to
+/// scan from the back of a classroom.
+fn join_card() -> impl IntoView {
+    let location = window().location();
+    // The workers are this device's business, not the room's.
+    let query: Vec<String> = location
+        .search()
+        .unwrap_or_default()
+        .trim_start_matches('?')
+        .split('&')
+        .filter(|pair| !pair.is_empty() && !pair.starts_with("workers="))
+        .map(str::to_owned)
+        .collect();
+    let url = format!(
+        "{}{}{}{}",
+        location.origin().unwrap_or_default(),
+        location.pathname().unwrap_or_default(),
+        if query.is_empty() { "" } else { "?" },
+        query.join("&")
+    );
+    let qr = QrCode::new(url.as_bytes())
+        .map(|qr| {
+            qr.render::<svg::Color>()
+                .min_dimensions(240, 240)
+                .quiet_zone(true)
+                .build()
+        })
+        .unwrap_or_default();
+    let shown = url.clone();
+    view! {
+        <div class="join-card" data-testid="join-qr" data-url=url>
+            <div class="qr" inner_html=qr></div>
+            <code>{shown}</code>
+        </div>
     }
 }

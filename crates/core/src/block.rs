@@ -126,16 +126,66 @@ fn merkle_root(mut level: Vec<Hash>) -> Hash {
         return Hash::ZERO;
     }
     while level.len() > 1 {
-        level = level
-            .chunks(2)
-            .map(|pair| match pair {
-                [left, right] => Hash::digest_parts(&[&left.0, &right.0]),
-                [odd] => *odd,
-                _ => unreachable!("chunks(2) yields one or two"),
-            })
-            .collect();
+        level = next_level(&level);
     }
     level[0]
+}
+
+/// One level up the merkle tree: each pair hashed together, an odd last hash carried up
+/// as it is.
+fn next_level(level: &[Hash]) -> Vec<Hash> {
+    level
+        .chunks(2)
+        .map(|pair| match pair {
+            [left, right] => Hash::digest_parts(&[&left.0, &right.0]),
+            [odd] => *odd,
+            _ => unreachable!("chunks(2) yields one or two"),
+        })
+        .collect()
+}
+
+/// One step from a transaction's id up to the merkle root: the hash it is paired with
+/// at that level (none when it is the odd one out and carried up as it is), and on which
+/// side that hash goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MerkleStep {
+    pub sibling: Option<Hash>,
+    /// The sibling goes first: the step hashes `sibling ‖ ours`.
+    pub sibling_left: bool,
+}
+
+impl MerkleStep {
+    /// The hash one level up.
+    pub fn apply(&self, ours: Hash) -> Hash {
+        match (self.sibling, self.sibling_left) {
+            (None, _) => ours,
+            (Some(sibling), true) => Hash::digest_parts(&[&sibling.0, &ours.0]),
+            (Some(sibling), false) => Hash::digest_parts(&[&ours.0, &sibling.0]),
+        }
+    }
+}
+
+impl Block {
+    /// The path of hashes from transaction `index`'s id up to the merkle root: what
+    /// proves the transaction is in the block to someone holding only its header.
+    pub fn merkle_proof(&self, index: usize) -> Option<Vec<MerkleStep>> {
+        let mut level: Vec<Hash> = self.transactions.iter().map(Transaction::id).collect();
+        if index >= level.len() {
+            return None;
+        }
+        let mut at = index;
+        let mut steps = Vec::new();
+        while level.len() > 1 {
+            let sibling = at ^ 1;
+            steps.push(MerkleStep {
+                sibling: level.get(sibling).copied(),
+                sibling_left: sibling < at,
+            });
+            level = next_level(&level);
+            at /= 2;
+        }
+        Some(steps)
+    }
 }
 
 #[cfg(test)]
@@ -155,6 +205,34 @@ mod tests {
     fn coinbase(height: u64) -> Transaction {
         let address = SecretKey::from_seed([1; 32]).public_key().address();
         Transaction::coinbase(height, vec![Output { value: 5, address }])
+    }
+
+    #[test]
+    fn every_transaction_proves_its_way_to_the_root() {
+        let key = SecretKey::from_seed([5; 32]);
+        for count in 1..=7u64 {
+            let transactions: Vec<Transaction> = (0..count)
+                .map(|n| {
+                    Transaction::coinbase(
+                        n,
+                        vec![Output {
+                            value: n,
+                            address: key.public_key().address(),
+                        }],
+                    )
+                })
+                .collect();
+            let block = block_with(transactions);
+            for (index, tx) in block.transactions.iter().enumerate() {
+                let proof = block.merkle_proof(index).unwrap();
+                let root = proof.iter().fold(tx.id(), |hash, step| step.apply(hash));
+                assert_eq!(
+                    root, block.header.merkle_root,
+                    "{count} transactions, #{index}"
+                );
+            }
+            assert_eq!(block.merkle_proof(count as usize), None);
+        }
     }
 
     #[test]

@@ -28,6 +28,18 @@ impl Hash {
         Hash(hasher.finalize().into())
     }
 
+    /// How many of its 256 bits, from the top, are zero: what proof of work pays for.
+    pub fn leading_zero_bits(&self) -> u32 {
+        let mut zeros = 0;
+        for byte in self.0 {
+            zeros += byte.leading_zeros();
+            if byte != 0 {
+                break;
+            }
+        }
+        zeros
+    }
+
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }

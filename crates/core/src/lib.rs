@@ -31,7 +31,7 @@ pub mod tx;
 pub mod utxo;
 pub mod wallet;
 
-pub use block::{Block, BlockError};
+pub use block::{Block, BlockError, MerkleStep};
 pub use chain::{Accepted, Chain, LoadError, LoadReport, TipChange, MAX_BRANCH_DEFICIT};
 pub use context::HeaderContext;
 pub use hash::Hash;

@@ -117,6 +117,32 @@ impl Transaction {
 
     /// Signs every input with `key` (a wallet's transactions spend only its own coins)
     /// for the room whose genesis is `genesis`.
+    /// Each input's signature over the transaction's signing hash in the room of
+    /// `genesis`.
+    pub fn check_signatures(&self, genesis: &Hash) -> Result<(), TxError> {
+        let signing_hash = self.signing_hash(genesis);
+        (0..self.inputs.len()).try_for_each(|input| self.check_input(input, &signing_hash))
+    }
+
+    /// Input `input`'s signature alone (what the block inspector marks).
+    pub fn check_signature(&self, input: usize, genesis: &Hash) -> Result<(), TxError> {
+        self.check_input(input, &self.signing_hash(genesis))
+    }
+
+    fn check_input(&self, input: usize, signing_hash: &Hash) -> Result<(), TxError> {
+        let spend = self
+            .inputs
+            .get(input)
+            .ok_or(TxError::BadSignature { input })?;
+        spend
+            .public_key
+            .verify(signing_hash.as_bytes(), &spend.signature)
+            .map_err(|error| match error {
+                crate::keys::KeyError::BadPublicKey => TxError::BadPublicKey { input },
+                crate::keys::KeyError::BadSignature => TxError::BadSignature { input },
+            })
+    }
+
     pub fn sign_all(&mut self, key: &SecretKey, genesis: &Hash) {
         let signature = key.sign(self.signing_hash(genesis).as_bytes());
         for input in &mut self.inputs {

@@ -134,7 +134,7 @@ impl UtxoSet {
             })
             .and_then(|fee| {
                 if signatures == Signatures::Check {
-                    check_signatures(tx, &rules.genesis)?;
+                    tx.check_signatures(&rules.genesis)?;
                 }
                 Ok(fee)
             })
@@ -212,7 +212,7 @@ pub fn check_payment(
     lookup: impl FnMut(usize, &OutPoint) -> Result<Utxo, TxError>,
 ) -> Result<u64, TxError> {
     let fee = check_spends(tx, rules, lookup)?;
-    check_signatures(tx, &rules.genesis)?;
+    tx.check_signatures(&rules.genesis)?;
     Ok(fee)
 }
 
@@ -240,19 +240,4 @@ fn check_spends(
         return Err(TxError::OutputsExceedInputs { inputs, outputs });
     }
     Ok(inputs - outputs)
-}
-
-/// Each input's signature over the transaction's signing hash in the room of `genesis`.
-fn check_signatures(tx: &Transaction, genesis: &Hash) -> Result<(), TxError> {
-    let signing_hash = tx.signing_hash(genesis);
-    for (input, spend) in tx.inputs.iter().enumerate() {
-        spend
-            .public_key
-            .verify(signing_hash.as_bytes(), &spend.signature)
-            .map_err(|error| match error {
-                crate::keys::KeyError::BadPublicKey => TxError::BadPublicKey { input },
-                crate::keys::KeyError::BadSignature => TxError::BadSignature { input },
-            })?;
-    }
-    Ok(())
 }

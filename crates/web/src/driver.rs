@@ -230,6 +230,15 @@ impl Handle {
         });
     }
 
+    /// Shows block `hash` (hex) in the inspector, or closes it.
+    pub fn inspect(&self, hash: Option<&str>) {
+        let hash = hash.and_then(|hex| tabchain_core::keys::parse_hex::<32>(hex).ok().map(Hash));
+        self.run(|driver| {
+            driver.inspect = hash;
+            driver.dirty = true;
+        });
+    }
+
     /// Offers the room's chain as a file to download.
     pub fn save_chain(&self) {
         self.run(Driver::save_chain);
@@ -386,6 +395,8 @@ struct Driver {
     rewrite: HashSet<Hash>,
     /// How the last chain file loaded.
     import: Option<ImportInfo>,
+    /// The block the page's inspector asks for.
+    inspect: Option<Hash>,
     /// `pagehide` came: the node said goodbye and everything is closed.
     closed: bool,
     log: Log,
@@ -452,6 +463,7 @@ impl Driver {
             unwritten: Vec::new(),
             rewrite: HashSet::new(),
             import: None,
+            inspect: None,
             closed: false,
             log,
             dirty: true,
@@ -1363,6 +1375,7 @@ impl Driver {
             loaded: self.loaded,
             corrupt: self.corrupt,
             import: self.import.clone(),
+            inspect: self.inspect,
             stored: StoredInfo {
                 height: self.durable.height(self.node.ledger().chain()),
                 writing: self.durable.pending(),

@@ -6,10 +6,11 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use tabchain_core::{Address, Block, Chain, NodeId, Timestamp, Transaction, COIN};
+use tabchain_core::{Address, Block, Chain, Hash, NodeId, Timestamp, Transaction, COIN};
 use tabchain_node::{Node, PeerState};
 use tabchain_nostr::RelayStatus;
 
+use crate::inspect::BlockDetail;
 use crate::names::friendly_name;
 use crate::path::PathInfo;
 
@@ -25,6 +26,8 @@ pub struct View {
     pub miner: MinerInfo,
     pub wallet: WalletInfo,
     pub log: Vec<LogLine>,
+    /// The block the inspector shows, if the page asked for one the node holds.
+    pub inspected: Option<BlockDetail>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -294,6 +297,8 @@ pub struct Surroundings<'a> {
     pub corrupt: usize,
     pub stored: StoredInfo,
     pub import: Option<ImportInfo>,
+    /// The block the page asked to inspect.
+    pub inspect: Option<Hash>,
     pub log: &'a VecDeque<LogLine>,
 }
 
@@ -344,6 +349,9 @@ impl View {
                     .collect(),
             },
             log: around.log.iter().rev().cloned().collect(),
+            inspected: around
+                .inspect
+                .and_then(|hash| BlockDetail::of(chain, &hash, &around.address)),
         }
     }
 
@@ -547,6 +555,7 @@ mod tests {
                 corrupt: 1,
                 stored: StoredInfo::default(),
                 import: None,
+                inspect: None,
                 log: &log,
             },
             now,
