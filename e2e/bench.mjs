@@ -22,8 +22,10 @@ import {
   DIST,
   Tab,
   describeTabs,
+  groupPss,
   launchKillableBrowser,
   log,
+  median,
   newContext,
   startSignal,
   tabUrl,
@@ -48,34 +50,9 @@ const BLOCKS = Number(opt.blocks);
 const HASH_SECONDS = Number(opt['hash-seconds']);
 const BLOCK_DIFFICULTY = Number(opt['block-difficulty']);
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  if (!s.length) return NaN;
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const ms = (x) => `${Math.round(x)} ms`;
 const kib = (bytes) => `${(bytes / 1024).toFixed(1)} KiB`;
 const mib = (bytes) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
-
-/** Proportional set size of every process in the browser's process group, in bytes. */
-function groupPss(pgid) {
-  let total = 0;
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[2]) !== pgid) continue; // field 5: pgrp
-      const rollup = fs.readFileSync(`/proc/${entry}/smaps_rollup`, 'utf8');
-      const pss = /^Pss:\s+(\d+) kB/m.exec(rollup);
-      if (pss) total += Number(pss[1]) * 1024;
-    } catch {
-      // the process ended meanwhile
-    }
-  }
-  return total;
-}
 
 function distSizes() {
   const files = [];

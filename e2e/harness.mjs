@@ -892,3 +892,34 @@ export async function settle(tab, { quietMs = 500, timeout = 30000 } = {}) {
 export function assertHash(hash) {
   if (!HASH.test(hash ?? '')) throw new Error(`not a 64-hex block hash: ${hash}`);
 }
+
+// ---------------------------------------------------------------------------------
+// Figures the benches share
+
+/** The median of `xs` (NaN for none). */
+export function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  if (!s.length) return NaN;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Proportional set size of every process in the process group `pgid` (a browser and
+ *  its children), in bytes. */
+export function groupPss(pgid) {
+  let total = 0;
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[2]) !== pgid) continue; // field 5: pgrp
+      const rollup = fs.readFileSync(`/proc/${entry}/smaps_rollup`, 'utf8');
+      const pss = /^Pss:\s+(\d+) kB/m.exec(rollup);
+      if (pss) total += Number(pss[1]) * 1024;
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return total;
+}

@@ -24,7 +24,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { log, uniqueRoom } from './harness.mjs';
-import { INSTRUMENT_ALL, Lan, cpuSeconds, median, peerRow, rtcStats, waitLinked, waitPaths } from './lan.mjs';
+import { median } from './harness.mjs';
+import { INSTRUMENT_ALL, Lan, cpuSeconds, peerRow, rtcStats, waitLinked, waitPaths } from './lan.mjs';
 
 const { values: opt } = parseArgs({
   options: {

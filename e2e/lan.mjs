@@ -840,12 +840,6 @@ const CLK_TCK = (() => {
   }
 })();
 
-export function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
 // ---------------------------------------------------------------------------------
 // What the LAN tests share
 

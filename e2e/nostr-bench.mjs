@@ -12,7 +12,7 @@
 
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { World, log, startSignal, startStatic, uniqueRoom, waitForMesh } from './harness.mjs';
+import { World, log, median, startSignal, startStatic, uniqueRoom, waitForMesh } from './harness.mjs';
 import { KIND, NostrClient, NostrRelay } from './nostr.mjs';
 
 const { values: opt } = parseArgs({
@@ -24,11 +24,6 @@ const { values: opt } = parseArgs({
 const PAIRS = Number(opt.pairs);
 const MINUTES = Number(opt.minutes);
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 async function linkTimes(world, base, params) {
   const times = [];

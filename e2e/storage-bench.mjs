@@ -14,14 +14,15 @@
 // Then a fresh tab in another profile joins the tab at the largest height: the time from
 // its link to the tip.
 
-import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import {
   DIST,
   Tab,
+  groupPss,
   launchKillableBrowser,
   log,
   makeChainFile,
+  median,
   newContext,
   secs,
   startSignal,
@@ -41,30 +42,7 @@ const HEIGHTS = opt.heights.split(',').map(Number);
 const RELOADS = Number(opt.reloads);
 const RULES = { difficulty: 2000, block_time: 1 };
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const mib = (bytes) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
-
-/** PSS of every process in the group `pgid` (a browser and its children), in bytes. */
-function groupPss(pgid) {
-  let total = 0;
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[2]) !== pgid) continue;
-      const pss = /^Pss:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${entry}/smaps_rollup`, 'utf8'));
-      if (pss) total += Number(pss[1]) * 1024;
-    } catch {
-      // the process ended meanwhile
-    }
-  }
-  return total;
-}
 
 async function jsHeap(page) {
   const cdp = await page.context().newCDPSession(page);
