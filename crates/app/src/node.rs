@@ -60,7 +60,15 @@ pub fn NodeBar(node: Memo<NodeInfo>, signal: Memo<SignalInfo>) -> impl IntoView 
                 <span class="detail">{move || signal.with(|s| s.detail.clone())}</span>
             </div>
             {move || signal.with(|s| (!s.relays.is_empty()).then(|| view! {
-                <ul class="relays" data-testid="relays" title="Nostr relays: they only pass on encrypted notes until the first link is up">
+                <ul
+                    class="relays"
+                    data-testid="relays"
+                    data-bytes=s.relay_bytes.to_string()
+                    title=format!(
+                        "Nostr relays: they only pass on encrypted notes until the first link is up. This tab has published {} bytes to them.",
+                        s.relay_bytes
+                    )
+                >
                     <li class="label">"Nostr relays"</li>
                     {s.relays.iter().map(|relay| view! {
                         <li
