@@ -221,6 +221,16 @@ export class SignalServer {
     await this.stop();
     await this.start();
   }
+
+  /** SIGKILL: the process gets no chance to close or flush anything. */
+  async kill() {
+    const proc = this.proc;
+    if (!proc) return;
+    this.proc = null;
+    proc.kill('SIGKILL');
+    await proc.exited;
+    log(`${this.name}: killed`);
+  }
 }
 
 /** Starts a signaling server on a free port (or the given one). */
@@ -407,6 +417,7 @@ function readPage() {
     state: row.dataset.state ?? null,
     rtt: text(row.querySelector('[data-testid="peer-rtt"]')),
     path: text(row.querySelector('[data-testid="peer-path"]')),
+    roles: row.querySelector('[data-testid="peer-roles"]')?.dataset.roles ?? null,
     reason: text(row.querySelector('[data-testid="peer-reason"]')),
   }));
   const relays = [...document.querySelectorAll('[data-testid="relay"]')].map((el) => ({

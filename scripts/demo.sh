@@ -48,10 +48,13 @@ if [ -z "$lan" ]; then
 Open  http://$host:$port/  in several tabs to form a network.
 Each room is its own chain: add ?room=NAME to the address, e.g.
       http://$host:$port/?room=class-a
-Tabs only link with tabs of the same room. Press Ctrl-C to stop the server.
+Tabs only link with tabs of the same room. A keeper on this machine keeps every
+room's chain in ${DATA:-tabchain-data}/, so a room outlives its last tab; see it at
+      http://$host:$port/rooms/lobby/chain
+Press Ctrl-C to stop the server.
 
 MSG
-    exec target/release/tabchain-signaling --static dist --bind "$bind"
+    exec target/release/tabchain-signaling --static dist --bind "$bind" --keep --data "${DATA:-tabchain-data}"
 fi
 
 turn="$lan:${TURN_PORT:-3478}"
@@ -65,7 +68,10 @@ Each room is its own chain: add ?room=NAME to the address, e.g.
 Tabs only link with tabs of the same room. STUN and TURN run on $turn, so
 laptops that cannot reach each other directly link through this machine; a firewall
 here must let in TCP $port, UDP and TCP ${TURN_PORT:-3478}, and UDP 49152-65535.
+A keeper on this machine keeps every room's chain in ${DATA:-tabchain-data}/, so a room
+outlives its last tab and the next class finds it: ${url}rooms/lobby/chain shows it.
 Press Ctrl-C to stop the server. The join URL and its QR code follow once it is up.
 
 MSG
-exec target/release/tabchain-signaling --static dist --bind "$bind" --turn "$turn" --join-url "$url"
+exec target/release/tabchain-signaling --static dist --bind "$bind" --turn "$turn" --join-url "$url" \
+    --keep --data "${DATA:-tabchain-data}" --keep-ip "$lan" --keep-ip 127.0.0.1

@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::turn::{PortRange, TurnConfig, TurnSecret};
-use crate::{Config, Limits};
+use crate::{Config, KeepConfig, Limits};
 
 /// The tabchain signaling server: browser tabs meet in rooms here and trade WebRTC
 /// offers, answers and ICE candidates. With --static it also serves the built site.
@@ -102,6 +102,21 @@ pub struct Args {
     /// scan off the projector.
     #[arg(long, value_name = "URL")]
     pub join_url: Option<String>,
+    /// Keep every room that has tabs: a native full node per room (and rule set)
+    /// links to its tabs and stores its chain under --data, so the room outlives its
+    /// last tab. `GET /rooms/<room>/chain` shows a kept chain.
+    #[arg(long)]
+    pub keep: bool,
+    /// Where kept rooms are stored, one directory each.
+    #[arg(long, value_name = "DIR", default_value = "tabchain-data")]
+    pub data: PathBuf,
+    /// Rooms kept at once.
+    #[arg(long, default_value = "16", value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep_rooms: u32,
+    /// A local address the keepers take WebRTC traffic on (repeat for several;
+    /// default: every IPv4 address of the machine).
+    #[arg(long = "keep-ip", value_name = "IP")]
+    pub keep_ips: Vec<std::net::IpAddr>,
 }
 
 impl Args {
@@ -135,6 +150,15 @@ impl Args {
                 max_bps: self.turn_max_bps,
                 capacity_bps: self.turn_capacity_bps,
                 relay_ports: self.turn_ports,
+            }),
+            keep: self.keep.then(|| KeepConfig {
+                data: self.data.clone(),
+                max_rooms: self.keep_rooms as usize,
+                hosts: if self.keep_ips.is_empty() {
+                    tabchain_keeper::local_addresses()
+                } else {
+                    self.keep_ips.clone()
+                },
             }),
         }
     }

@@ -32,6 +32,7 @@ mod admission;
 pub mod args;
 mod bucket;
 pub mod join;
+pub mod keepers;
 mod metrics;
 mod site;
 mod socket;
@@ -39,9 +40,11 @@ mod state;
 pub mod turn;
 
 pub use args::Args;
+pub use keepers::{KeepConfig, Rules};
 pub use turn::{TurnConfig, TurnCredential, TurnError, TurnSecret};
 
 use admission::{Address, Connections};
+use keepers::Keepers;
 use metrics::{Gauges, Metrics};
 use socket::Peer;
 use state::Rooms;
@@ -133,6 +136,8 @@ pub struct Config {
     pub static_dir: Option<PathBuf>,
     /// Run coturn for STUN and TURN, and hand each joined tab its credentials.
     pub turn: Option<TurnConfig>,
+    /// Keep every room that has tabs with a keeper of its own.
+    pub keep: Option<KeepConfig>,
 }
 
 /// Why the server stopped with an error.
@@ -150,6 +155,7 @@ struct Shared {
     connections: Arc<Connections>,
     rooms: Mutex<Rooms<Peer>>,
     metrics: Metrics,
+    keepers: Option<Keepers>,
     shutdown: CancellationToken,
     // Every connection's task and every upgraded socket's: shutdown waits for them.
     tasks: TaskTracker,
@@ -190,6 +196,13 @@ impl Server {
             Some(turn) => Some(TurnServer::start(turn).await?),
             None => None,
         };
+        let shutdown = CancellationToken::new();
+        let listening = listener
+            .local_addr()
+            .expect("a bound listener has an address");
+        let keepers = config
+            .keep
+            .map(|keep| Keepers::new(keep, listening, shutdown.clone()));
         let shared = Arc::new(Shared {
             connections: Arc::new(Connections::new(
                 config.limits.max_connections,
@@ -203,7 +216,8 @@ impl Server {
             limits: config.limits,
             turn: config.turn,
             metrics: Metrics::default(),
-            shutdown: CancellationToken::new(),
+            keepers,
+            shutdown,
             tasks: TaskTracker::new(),
         });
         Ok(Server {
@@ -229,6 +243,7 @@ impl Server {
             .route("/ws", get(websocket))
             .route("/healthz", get(|| async { "ok\n" }))
             .route("/metrics", get(metrics))
+            .route("/rooms/{room}/chain", get(room_chain))
             .with_state(shared.clone());
         if let Some(dir) = &static_dir {
             app = app.fallback_service(site::router(dir));
@@ -237,6 +252,15 @@ impl Server {
         // Stops the accept loop's connections (gracefully) and every WebSocket (with
         // `shutting_down`); the listener is already closed.
         shared.shutdown.cancel();
+        if let Some(keepers) = &shared.keepers {
+            // Their goodbyes go through this server's sockets, which are still open.
+            if tokio::time::timeout(SHUTDOWN_GRACE, keepers.stopped())
+                .await
+                .is_err()
+            {
+                tracing::warn!("keepers did not stop in time");
+            }
+        }
         shared.tasks.close();
         if tokio::time::timeout(SHUTDOWN_GRACE, shared.tasks.wait())
             .await
@@ -257,6 +281,8 @@ impl Server {
 #[derive(Debug, Deserialize)]
 struct WebSocketQuery {
     room: Option<String>,
+    block_time: Option<u64>,
+    difficulty: Option<u64>,
 }
 
 async fn websocket(
@@ -268,6 +294,10 @@ async fn websocket(
     // Frames up to twice the limit are read whole, so that a tab that sends one too
     // large still gets a clean error and close; only beyond that is the socket cut.
     let hard_limit = shared.limits.max_frame.saturating_mul(2);
+    let rules = Rules {
+        block_time: query.block_time,
+        difficulty: query.difficulty,
+    };
     upgrade
         .max_message_size(hard_limit)
         .max_frame_size(hard_limit)
@@ -275,8 +305,33 @@ async fn websocket(
         .read_buffer_size(socket::READ_BUFFER)
         .on_upgrade(move |ws| {
             let tasks = shared.tasks.clone();
-            tasks.track_future(socket::run(ws, shared, address, query.room))
+            tasks.track_future(socket::run(ws, shared, address, query.room, rules))
         })
+}
+
+/// `GET /rooms/<room>/chain[?block_time=&difficulty=]`: the kept chain's height, tip
+/// and recent blocks as JSON.
+async fn room_chain(
+    State(shared): State<Arc<Shared>>,
+    axum::extract::Path(room): axum::extract::Path<String>,
+    Query(rules): Query<Rules>,
+) -> Response {
+    use axum::http::StatusCode;
+    let Ok(room) = room.parse() else {
+        return (StatusCode::BAD_REQUEST, "not a room name\n").into_response();
+    };
+    match shared
+        .keepers
+        .as_ref()
+        .and_then(|keepers| keepers.summary(&room, rules))
+    {
+        Some(summary) => (
+            [(CONTENT_TYPE, "application/json")],
+            serde_json::to_string(&summary).expect("a summary serializes"),
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "this room is not kept here\n").into_response(),
+    }
 }
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {

@@ -23,7 +23,7 @@ use tokio_tungstenite::tungstenite;
 use crate::admission::Address;
 use crate::bucket::TokenBucket;
 use crate::state::JoinError;
-use crate::{turn, Shared};
+use crate::{turn, Rules, Shared};
 
 /// Bytes read from the socket at a time. Signaling messages are small, and this buffer
 /// is allocated per connection; a larger message still arrives whole.
@@ -134,14 +134,20 @@ fn text(message: &ServerMessage) -> Message {
 
 /// Runs one connection to its end. `room` is the raw `room` query parameter; the
 /// connection was counted (and `--max-connections` checked) when it was accepted.
-pub async fn run(ws: WebSocket, shared: Arc<Shared>, address: Address, room: Option<String>) {
+pub async fn run(
+    ws: WebSocket,
+    shared: Arc<Shared>,
+    address: Address,
+    room: Option<String>,
+    rules: Rules,
+) {
     let (mut sink, mut stream) = ws.split();
     let end = tokio::select! {
         biased;
         () = shared.shutdown.cancelled() => {
             Refusal::new(ErrorCode::ShuttingDown, "the server is shutting down").into()
         }
-        end = session(&mut sink, &mut stream, &shared, address, room) => end,
+        end = session(&mut sink, &mut stream, &shared, address, room, rules) => end,
     };
     goodbye(&mut sink, &mut stream, &shared, end).await;
 }
@@ -154,6 +160,7 @@ async fn session(
     shared: &Shared,
     address: Address,
     room: Option<String>,
+    rules: Rules,
 ) -> End {
     let room: RoomName = match room.as_deref().map(str::parse) {
         Some(Ok(room)) => room,
@@ -169,8 +176,14 @@ async fn session(
         queue,
         kick: Arc::new(Notify::new()),
     };
-    let member = match Member::join(shared, room, id, address, own.clone()) {
-        Ok(member) => member,
+    let member = match Member::join(shared, room.clone(), id, address, own.clone()) {
+        Ok(member) => {
+            // Only a tab that proved a key and got in starts a keeper.
+            if let Some(keepers) = &shared.keepers {
+                keepers.ensure(&room, rules);
+            }
+            member
+        }
         Err(err) => {
             if let JoinError::AddressFull { .. } = err {
                 shared.metrics.room_address_full();

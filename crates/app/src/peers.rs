@@ -68,6 +68,7 @@ fn live_row(row: &PeerRow) -> impl IntoView {
             <td>
                 <span class="peer-name">{row.name.clone()}</span>
                 <code class="id" title=row.id.clone()>{abbreviate(&row.id)}</code>
+                {roles(&row.roles)}
             </td>
             <td><span class=format!("pill {state}")>{state}</span></td>
             <td>{path(row.path.as_ref())}</td>
@@ -79,6 +80,21 @@ fn live_row(row: &PeerRow) -> impl IntoView {
                 {row.last_pong_ago_ms.map(|ago| format!("{} ago", duration(ago))).unwrap_or_else(|| "–".to_owned())}
             </td>
         </tr>
+    }
+}
+
+/// What the peer said it does, as badges; `full` goes without saying (every node so
+/// far is one) and is only in `data-roles` and the tooltip.
+fn roles(roles: &[&'static str]) -> impl IntoView {
+    let badges: Vec<&'static str> = roles
+        .iter()
+        .copied()
+        .filter(|role| *role != "full")
+        .collect();
+    view! {
+        <span class="roles" data-testid="peer-roles" data-roles=roles.join(" ") title=roles.join(", ")>
+            {badges.into_iter().map(|role| view! { <span class=format!("role {role}")>{role}</span> }).collect_view()}
+        </span>
     }
 }
 

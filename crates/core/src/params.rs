@@ -75,6 +75,21 @@ impl Params {
         }
     }
 
+    /// A room's rules as a page states them: `?block_time=` in seconds and
+    /// `?difficulty=` for the first blocks (default: [`Params::new`]'s). Tabs and the
+    /// keeper build them here, so the same words give the same genesis.
+    pub fn for_room(network: &str, block_time_s: Option<u64>, difficulty: Option<u64>) -> Params {
+        let mut params = match block_time_s {
+            Some(seconds) => Params::with_block_time_ms(network, seconds.saturating_mul(1000)),
+            None => Params::new(network),
+        };
+        if let Some(difficulty) = difficulty {
+            params.initial_difficulty = difficulty;
+            params.min_difficulty = params.min_difficulty.min(difficulty);
+        }
+        params
+    }
+
     /// Parameters for tests: every hash meets difficulty 1, so blocks need no real work.
     pub fn for_tests(network: &str) -> Params {
         Params {

@@ -2,6 +2,8 @@
 //! silent peer is noticed within a second and dropped within two (NOTES.md: a 250 ms
 //! heartbeat caught a killed tab in ~1 s, while WebRTC itself takes 6-16 s).
 
+use crate::handshake::Roles;
+
 /// How new blocks and transactions spread.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Gossip {
@@ -71,6 +73,29 @@ pub struct Config {
     pub gossip: Gossip,
     /// What this node's wallet pays the miner per payment, in base units.
     pub payment_fee: u64,
+    /// What this node tells its peers it does, in its `Version`.
+    pub roles: Roles,
+}
+
+/// Links a keeper accepts: it is there for a whole class (30 students, a few tabs each,
+/// each tab keeping up to 12 links of which the keeper is one).
+pub const KEEPER_MAX_PEERS: usize = 64;
+
+impl Config {
+    /// This configuration for a keeper: a native node that stays in the room for
+    /// whoever comes later. It takes many more links than a tab, and says what it is
+    /// in its `Version`.
+    pub fn keeper(self, mine: bool) -> Config {
+        let mut roles = Roles::FULL.with(Roles::KEEPER);
+        if mine {
+            roles = roles.with(Roles::MINER);
+        }
+        Config {
+            roles,
+            max_peers: KEEPER_MAX_PEERS,
+            ..self
+        }
+    }
 }
 
 impl Default for Config {
@@ -102,6 +127,7 @@ impl Default for Config {
             dropped_history: 64,
             gossip: Gossip::Pull,
             payment_fee: 10,
+            roles: Roles::TAB,
         }
     }
 }

@@ -24,9 +24,53 @@ pub struct Version {
     /// The sender's active chain, so the receiver knows at once whether to sync.
     pub best_height: u64,
     pub best_hash: Hash,
+    /// What the sender does for the room. Bits this node does not know are kept and
+    /// ignored: a later role must not cut a newer node off from older ones.
+    pub roles: Roles,
     pub public_key: PublicKey,
     /// Over the domain tag `tabchain-link/v1`, `genesis` and the link's binding bytes.
     pub signature: Signature,
+}
+
+/// A node's roles, as a bitfield: what a peer may expect of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Roles(pub u8);
+
+impl Roles {
+    /// It mines blocks.
+    pub const MINER: Roles = Roles(1);
+    /// It checks every block and transaction and keeps the whole chain.
+    pub const FULL: Roles = Roles(1 << 1);
+    /// It stays in the room to keep the chain for whoever comes later (a native node).
+    pub const KEEPER: Roles = Roles(1 << 2);
+    /// It keeps headers and checks payments by merkle proof (not built yet).
+    pub const LIGHT: Roles = Roles(1 << 3);
+    /// What a tab is.
+    pub const TAB: Roles = Roles(Roles::MINER.0 | Roles::FULL.0);
+
+    const NAMES: [(Roles, &'static str); 4] = [
+        (Roles::MINER, "miner"),
+        (Roles::FULL, "full"),
+        (Roles::KEEPER, "keeper"),
+        (Roles::LIGHT, "light"),
+    ];
+
+    pub fn with(self, other: Roles) -> Roles {
+        Roles(self.0 | other.0)
+    }
+
+    pub fn has(self, role: Roles) -> bool {
+        self.0 & role.0 == role.0
+    }
+
+    /// The names of the roles this node knows, in bit order; unknown bits are left out.
+    pub fn names(self) -> Vec<&'static str> {
+        Roles::NAMES
+            .iter()
+            .filter(|(role, _)| self.has(*role))
+            .map(|(_, name)| *name)
+            .collect()
+    }
 }
 
 /// Why a link was refused before it carried anything else.
@@ -84,6 +128,7 @@ impl Version {
         genesis: Hash,
         best_height: u64,
         best_hash: Hash,
+        roles: Roles,
         binding: &[u8],
     ) -> Version {
         Version {
@@ -91,6 +136,7 @@ impl Version {
             genesis,
             best_height,
             best_hash,
+            roles,
             public_key: key.public_key(),
             signature: key.sign(&signed_bytes(&genesis, binding)),
         }
@@ -135,7 +181,7 @@ mod tests {
         let (a, b) = (SecretKey::from_seed([1; 32]), SecretKey::from_seed([2; 32]));
         let (ga, gb) = (Hash::digest(b"room a"), Hash::digest(b"room b"));
         let a_id = a.public_key().node_id();
-        let v = Version::new(&a, ga, 0, ga, b"fingerprints");
+        let v = Version::new(&a, ga, 0, ga, Roles::TAB, b"fingerprints");
         let ours = b.public_key();
         assert_eq!(v.check(a_id, &ours, ga, b"fingerprints"), Ok(()));
         assert_eq!(
@@ -158,6 +204,24 @@ mod tests {
         assert_eq!(
             old.check(a_id, &ours, ga, b"fingerprints"),
             Err(HandshakeError::ProtocolVersion { ours: 1, theirs: 0 })
+        );
+    }
+
+    #[test]
+    fn unknown_role_bits_are_ignored_not_refused() {
+        let a = SecretKey::from_seed([1; 32]);
+        let b = SecretKey::from_seed([2; 32]);
+        let g = Hash::digest(b"room");
+        let future = Roles(0b1010_0110);
+        let v = Version::new(&a, g, 0, g, future, b"link");
+        assert_eq!(
+            v.check(a.public_key().node_id(), &b.public_key(), g, b"link"),
+            Ok(())
+        );
+        assert_eq!(future.names(), ["full", "keeper"]);
+        assert_eq!(
+            Roles::TAB.with(Roles::KEEPER).names(),
+            ["miner", "full", "keeper"]
         );
     }
 }

@@ -319,6 +319,7 @@ impl Message {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::handshake::Roles;
     use tabchain_core::{Params, SecretKey};
 
     fn samples() -> Vec<Message> {
@@ -326,7 +327,7 @@ mod tests {
         let genesis = Params::for_tests("m").genesis();
         let hash = genesis.hash();
         vec![
-            Message::Version(Version::new(&key, hash, 3, hash, b"link")),
+            Message::Version(Version::new(&key, hash, 3, hash, Roles::TAB, b"link")),
             Message::Verack,
             Message::Ping { nonce: u64::MAX },
             Message::Pong { nonce: 7 },

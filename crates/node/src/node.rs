@@ -586,6 +586,7 @@ impl Node {
             self.ledger.chain().genesis_hash(),
             self.height(),
             self.tip(),
+            self.config.roles,
             &binding,
         );
         self.peers
@@ -809,6 +810,7 @@ impl Node {
         p.got_version = true;
         p.best_height = version.best_height;
         p.best_hash = version.best_hash;
+        p.roles = version.roles;
         let done = p.got_verack;
         self.send(peer, &Message::Verack);
         if done {

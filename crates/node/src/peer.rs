@@ -8,6 +8,7 @@ use tabchain_core::{Hash, NodeId, Timestamp};
 
 use crate::config::Config;
 use crate::gossip::KnownSet;
+use crate::handshake::Roles;
 use crate::liveness::Liveness;
 use crate::message::InvItem;
 use crate::score::{Budget, ByteBudget};
@@ -100,6 +101,8 @@ pub struct Peer {
     pub(crate) got_verack: bool,
     pub(crate) best_height: u64,
     pub(crate) best_hash: Hash,
+    /// From its `Version`.
+    pub(crate) roles: Roles,
     /// Set when the handshake is done.
     pub(crate) liveness: Option<Liveness>,
     pub(crate) timers: Timers<PeerTimer, 5>,
@@ -145,6 +148,7 @@ impl Peer {
             got_verack: false,
             best_height: 0,
             best_hash: Hash::ZERO,
+            roles: Roles::default(),
             liveness: None,
             timers,
             score: 0,
@@ -192,6 +196,11 @@ impl Peer {
     }
 
     /// Its best chain as far as we know: from its `Version`, raised by what it announces.
+    /// The roles it stated in its `Version` (none before it came).
+    pub fn roles(&self) -> Roles {
+        self.roles
+    }
+
     pub fn best_height(&self) -> u64 {
         self.best_height
     }

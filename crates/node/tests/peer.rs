@@ -7,7 +7,7 @@ use common::*;
 use tabchain_core::{Hash, Params, Timestamp};
 use tabchain_node::{
     Action, Config, DecodeError, DropReason, Event, HandshakeError, InvItem, Message, MessageKind,
-    Misbehaviour, NodeEvent, PeerState, Version,
+    Misbehaviour, NodeEvent, PeerState, Roles, Version,
 };
 
 fn refused(error: HandshakeError) -> DropReason {
@@ -117,7 +117,14 @@ fn a_link_to_itself_is_refused() {
         },
     )
     .unwrap();
-    let mirror = Version::new(&key(1), params().genesis().hash(), 0, Hash::ZERO, &[7]);
+    let mirror = Version::new(
+        &key(1),
+        params().genesis().hash(),
+        0,
+        Hash::ZERO,
+        Roles::TAB,
+        &[7],
+    );
     x.handle_event(
         T0,
         Event::Message {

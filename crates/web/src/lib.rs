@@ -26,7 +26,6 @@ pub mod log;
 pub mod names;
 pub mod path;
 pub mod record;
-pub mod sdp;
 pub mod settings;
 pub mod view;
 pub mod wire;

@@ -19,8 +19,8 @@ use tabchain_signal::IceServer;
 
 use crate::js::{after, Sink};
 use crate::path::PathInfo;
-use crate::sdp;
 use crate::stats;
+use tabchain_node::link::sdp;
 
 #[derive(Debug)]
 pub enum RtcEvent {

@@ -161,15 +161,7 @@ impl Settings {
 
     /// The rules of this page's network.
     pub fn params(&self) -> Params {
-        let mut params = match self.block_time {
-            Some(seconds) => Params::with_block_time_ms(self.room.as_str(), seconds * 1000),
-            None => Params::new(self.room.as_str()),
-        };
-        if let Some(difficulty) = self.difficulty {
-            params.initial_difficulty = difficulty;
-            params.min_difficulty = params.min_difficulty.min(difficulty);
-        }
-        params
+        Params::for_room(self.room.as_str(), self.block_time, self.difficulty)
     }
 
     /// The WebSocket URL to join this room: `?signal=` if given, else `/ws` on the
@@ -186,7 +178,15 @@ impl Settings {
                 format!("{scheme}://{page_host}/ws")
             }
         };
-        format!("{base}?room={}", self.room.as_str())
+        // The rules ride along so a server that keeps rooms keeps this rule set's chain.
+        let mut url = format!("{base}?room={}", self.room.as_str());
+        if let Some(seconds) = self.block_time {
+            url.push_str(&format!("&block_time={seconds}"));
+        }
+        if let Some(difficulty) = self.difficulty {
+            url.push_str(&format!("&difficulty={difficulty}"));
+        }
+        url
     }
 }
 
@@ -256,7 +256,7 @@ mod tests {
         );
         assert_eq!(
             settings.signal_url("https:", "ignored"),
-            "ws://10.0.0.2:8080/ws?room=class-1"
+            "ws://10.0.0.2:8080/ws?room=class-1&block_time=2&difficulty=20000"
         );
         assert_eq!(
             settings.ice[0],

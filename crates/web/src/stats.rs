@@ -1,5 +1,5 @@
 //! What a connection's `getStats()` says about itself: the certificates DTLS verified
-//! (the handshake's binding, see [`crate::sdp`]) and the candidate pair carrying it
+//! (the handshake's binding, see [`tabchain_node::link::sdp`]) and the candidate pair carrying it
 //! (its [`crate::path::LinkPath`]). Both read the transport's own entry, which names
 //! the selected pair and the two certificates.
 
@@ -11,7 +11,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::RtcPeerConnection;
 
 use crate::path::{Endpoint, PathInfo};
-use crate::sdp;
+use tabchain_node::link::sdp;
 
 /// A stats report by id.
 struct Report(HashMap<String, JsValue>);

@@ -187,6 +187,8 @@ pub struct PeerRow {
     pub last_pong_ago_ms: Option<u64>,
     /// How the link is carried, once its connection reports a selected pair.
     pub path: Option<PathInfo>,
+    /// What it said it does in its `Version` (`miner`, `full`, `keeper`, `light`).
+    pub roles: Vec<&'static str>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -387,6 +389,7 @@ fn peers(
             rtt_history: peer.rtt_history().collect(),
             last_pong_ago_ms: peer.last_pong().map(|at| now.since(at)),
             path: paths.get(&peer.id()).cloned(),
+            roles: peer.roles().names(),
         })
         .chain(
             dialing
@@ -400,6 +403,7 @@ fn peers(
                     rtt_history: Vec::new(),
                     last_pong_ago_ms: None,
                     path: None,
+                    roles: Vec::new(),
                 }),
         )
         .collect();

@@ -116,8 +116,7 @@ async fn run_server(args: &Args) {
     };
     let config = Config {
         limits,
-        static_dir: None,
-        turn: None,
+        ..Config::default()
     };
     serve(listener, config, async {
         let _ = stdin_closed.await;

@@ -39,6 +39,7 @@
 //!   [`MAX_UNSOLICITED_ANSWERS`] of them are answered at once: a peer cannot make us
 //!   open connections without bound.
 
+pub mod sdp;
 mod signal;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};

@@ -10,7 +10,7 @@
 use tabchain_core::{Address, Block, Hash, Header, NodeId, Output, Transaction};
 
 use super::{Job, Role, Sim};
-use crate::handshake::Version;
+use crate::handshake::{Roles, Version};
 use crate::link::Signal;
 use crate::message::{
     InvItem, Message, MessageKind, SignedSignal, MAX_INV_ITEMS, PROTOCOL_VERSION,
@@ -213,7 +213,7 @@ impl Sim {
         let binding = session.to_le_bytes().to_vec();
         let genesis = self.config.params.genesis().hash();
         let key = tabchain_core::SecretKey::from_seed(self.nodes[attacker].key_seed);
-        let version = Version::new(&key, genesis, 0, genesis, &binding);
+        let version = Version::new(&key, genesis, 0, genesis, Roles::TAB, &binding);
         let now = self.now;
         let bytes = Message::Version(version).encode();
         self.stats.from_attackers += bytes.len() as u64;

@@ -105,6 +105,8 @@ struct SimNode {
     /// What the node asked to store, in order: what it reloads after a restart.
     stored: Vec<Hash>,
     side: u8,
+    /// Started with [`Sim::add_keeper`].
+    keeper: bool,
 }
 
 #[derive(Debug)]
@@ -307,9 +309,20 @@ impl Sim {
 
     /// A new node joins now: it gets a few ids from the "signaling server" and dials.
     pub fn add_node(&mut self, role: Role) -> usize {
+        self.add(role, false)
+    }
+
+    /// A keeper joins now: an honest node with the keeper's configuration
+    /// ([`Config::keeper`]), which keeps what it stores across [`Sim::crash`] and
+    /// [`Sim::rejoin`] like any node here.
+    pub fn add_keeper(&mut self) -> usize {
+        self.add(Role::Honest, true)
+    }
+
+    fn add(&mut self, role: Role, keeper: bool) -> usize {
         let key_seed = self.rng.bytes32();
         let i = self.nodes.len();
-        let node = self.fresh_node(key_seed);
+        let node = self.fresh_node(key_seed, keeper);
         let links = Links::new(node.id(), self.rng.next_u64());
         self.index.insert(node.id(), i);
         self.nodes.push(SimNode {
@@ -324,6 +337,7 @@ impl Sim {
             template: None,
             stored: Vec::new(),
             side: 0,
+            keeper,
         });
         self.introduce(i);
         if let Role::Adversary(_) = role {
@@ -440,7 +454,7 @@ impl Sim {
     /// blocks it had stored.
     pub fn rejoin(&mut self, i: usize) {
         assert!(!self.nodes[i].alive, "rejoin a node that left");
-        let node = self.fresh_node(self.nodes[i].key_seed);
+        let node = self.fresh_node(self.nodes[i].key_seed, self.nodes[i].keeper);
         let links = Links::new(node.id(), self.rng.next_u64());
         let n = &mut self.nodes[i];
         n.node = node;
@@ -498,10 +512,15 @@ impl Sim {
 
     // The driver's part.
 
-    fn fresh_node(&mut self, key_seed: [u8; 32]) -> Node {
+    fn fresh_node(&mut self, key_seed: [u8; 32], keeper: bool) -> Node {
         let seed = self.rng.next_u64();
+        let config = if keeper {
+            self.config.node.clone().keeper(false)
+        } else {
+            self.config.node.clone()
+        };
         Node::new(
-            self.config.node.clone(),
+            config,
             SecretKey::from_seed(key_seed),
             self.config.params.clone(),
             seed,

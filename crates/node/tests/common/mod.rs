@@ -4,7 +4,7 @@
 #![allow(dead_code)] // each test binary uses its own part of this module
 
 use tabchain_core::{pow, Block, Hash, Ledger, NodeId, Params, SecretKey, Timestamp};
-use tabchain_node::{Action, Config, Event, Message, Node, NodeEvent, Version};
+use tabchain_node::{Action, Config, Event, Message, Node, NodeEvent, Roles, Version};
 
 pub const T0: Timestamp = Timestamp(1_800_000_000_000);
 
@@ -86,7 +86,14 @@ impl Scripted {
 
     pub fn version(&self, params: &Params, height: u64, tip: tabchain_core::Hash) -> Message {
         let genesis = params.genesis().hash();
-        Message::Version(Version::new(&self.key, genesis, height, tip, &self.binding))
+        Message::Version(Version::new(
+            &self.key,
+            genesis,
+            height,
+            tip,
+            Roles::TAB,
+            &self.binding,
+        ))
     }
 
     /// Reports to `node` that a link to this peer opened, with this peer's binding.

@@ -1,4 +1,5 @@
-//! What the node's handshake is bound to, and what a remote SDP may carry.
+//! What the node handshake is bound to, and what a remote SDP may carry: the same rules
+//! for a tab (`RTCPeerConnection`) and the native keeper (str0m).
 //!
 //! The binding is the two DTLS certificate fingerprints of the link as DTLS verified
 //! them (read from `getStats()` once the channel is open), never as an SDP states them:
@@ -12,7 +13,7 @@
 //! Outgoing SDPs advertise the protocol's frame cap as `a=max-message-size`, so an
 //! honest peer's browser never sends more than the node accepts.
 
-use tabchain_node::MessageKind;
+use crate::message::MessageKind;
 
 /// The largest frame of the peer protocol: a block's.
 pub fn max_frame() -> usize {

@@ -1,0 +1,107 @@
+//! Native mining: one thread searching the node's current template with the core's
+//! midstate search ([`tabchain_core::pow::PowSearch`]), the code a tab's worker runs.
+//! `sha2` picks the CPU's SHA extensions at run time where it has them.
+
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread;
+
+use tabchain_core::pow::PowSearch;
+use tabchain_core::Block;
+use tokio::sync::mpsc::UnboundedSender;
+
+/// Nonces tried between looks at whether the template changed: a few ms of hashing.
+const CHUNK: u64 = 1 << 16;
+
+#[derive(Debug, Default)]
+struct Job {
+    template: Option<Block>,
+    /// Bumped with every new template, so a solution to an old one is not reported.
+    generation: u64,
+    quit: bool,
+}
+
+#[derive(Debug)]
+pub struct Miner {
+    job: Arc<(Mutex<Job>, Condvar)>,
+}
+
+impl Miner {
+    /// Starts the mining thread; solved blocks go to `found`.
+    pub fn start(found: UnboundedSender<Block>) -> Miner {
+        let job = Arc::new((Mutex::new(Job::default()), Condvar::new()));
+        let shared = Arc::clone(&job);
+        thread::Builder::new()
+            .name("tabchain-miner".into())
+            .spawn(move || search(&shared, &found))
+            .expect("a thread can be started");
+        Miner { job }
+    }
+
+    /// Mine on `template` from now on.
+    pub fn mine(&self, template: Block) {
+        self.set(|job| job.template = Some(template));
+    }
+
+    pub fn stop(&self) {
+        self.set(|job| job.template = None);
+    }
+
+    fn set(&self, change: impl FnOnce(&mut Job)) {
+        let (lock, wake) = &*self.job;
+        let mut job = lock
+            .lock()
+            .expect("the miner never panics holding the lock");
+        change(&mut job);
+        job.generation += 1;
+        wake.notify_one();
+    }
+}
+
+impl Drop for Miner {
+    fn drop(&mut self) {
+        self.set(|job| job.quit = true);
+    }
+}
+
+fn search(job: &(Mutex<Job>, Condvar), found: &UnboundedSender<Block>) {
+    let (lock, wake) = job;
+    let mut seen = 0;
+    loop {
+        let (mut block, generation) = {
+            let mut job = lock
+                .lock()
+                .expect("the miner never panics holding the lock");
+            while !job.quit && (job.generation == seen || job.template.is_none()) {
+                seen = job.generation;
+                job = wake
+                    .wait(job)
+                    .expect("the miner never panics holding the lock");
+            }
+            if job.quit {
+                return;
+            }
+            seen = job.generation;
+            (job.template.clone().expect("checked above"), job.generation)
+        };
+        let pow = PowSearch::new(&block.header);
+        let mut start = 0u64;
+        let solved = loop {
+            if let Some(nonce) = pow.search(start..start.saturating_add(CHUNK)) {
+                break Some(nonce);
+            }
+            start = start.saturating_add(CHUNK);
+            let job = lock
+                .lock()
+                .expect("the miner never panics holding the lock");
+            if job.quit || job.generation != generation || start == u64::MAX {
+                break None;
+            }
+        };
+        if let Some(nonce) = solved {
+            block.header.nonce = nonce;
+            if found.send(block).is_err() {
+                return;
+            }
+        }
+    }
+}
