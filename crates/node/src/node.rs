@@ -23,6 +23,7 @@ use crate::message::{
 use crate::orphans::Orphans;
 use crate::peer::{DroppedList, DroppedPeer, Owed, Peer, PeerState, PeerTimer};
 use crate::random::Rng;
+use crate::reorgs::{Reorg, ReorgLog};
 use crate::score::Misbehaviour;
 use crate::sync::HeaderSync;
 use crate::timer::{TimerKind, Timers};
@@ -137,6 +138,10 @@ pub struct Node {
     inv_outbox: BTreeMap<NodeId, Vec<InvItem>>,
     /// The mempool as last reported to the UI: (transactions, bytes).
     mempool_shown: (usize, usize),
+    reorgs: ReorgLog,
+    /// A block a person made up to show peers ([`Node::offer_block`]): served to whoever
+    /// asks for it, never stored or relayed.
+    offered: Option<Block>,
     timers: Timers<NodeTimer, 4>,
     actions: VecDeque<Action>,
     events: VecDeque<NodeEvent>,
@@ -185,6 +190,8 @@ impl Node {
             fetch_due: false,
             inv_outbox: BTreeMap::new(),
             mempool_shown: (0, 0),
+            reorgs: ReorgLog::default(),
+            offered: None,
             timers,
             actions: VecDeque::new(),
             events: VecDeque::new(),
@@ -277,6 +284,11 @@ impl Node {
     }
 
     /// Where mined coins go, if mining is on.
+    /// The recent reorgs, oldest first.
+    pub fn reorgs(&self) -> impl DoubleEndedIterator<Item = &Reorg> {
+        self.reorgs.iter()
+    }
+
     pub fn mining(&self) -> Option<Address> {
         self.mining
     }
@@ -460,6 +472,24 @@ impl Node {
             }
             None => self.actions.push_back(Action::StopMining),
         }
+    }
+
+    /// Announces `block` to every ready peer and serves it to those that ask, without
+    /// checking, storing or relaying it: the tamper lab shows a class what peers do with
+    /// a block someone altered. Returns how many peers were told. A later offer replaces
+    /// this one.
+    pub fn offer_block(&mut self, now: Timestamp, block: Block) -> usize {
+        self.advance(now);
+        let item = InvItem::Block(block.hash());
+        self.offered = Some(block);
+        let told = self
+            .peers
+            .values()
+            .filter(|p| p.is_ready() && !p.known.contains(&item))
+            .count();
+        self.announce(item, None);
+        self.finish();
+        told
     }
 
     /// Pays `amount` base units to `to` from `wallet`'s spendable coins but `reserved`
@@ -960,9 +990,12 @@ impl Node {
             match item {
                 InvItem::Block(hash) => {
                     if let Some(height) = chain.height_of(&hash) {
-                        p.best_height = p.best_height.max(height);
-                    } else if !chain.knows(&hash) && !self.orphan_pool.contains(&hash) {
-                        self.fetch_due |= self.fetcher.want(item, peer, next_height);
+                        p.holds(hash, height);
+                    } else {
+                        p.announced = Some(hash);
+                        if !chain.knows(&hash) && !self.orphan_pool.contains(&hash) {
+                            self.fetch_due |= self.fetcher.want(item, peer, next_height);
+                        }
                     }
                 }
                 InvItem::Tx(txid) => {
@@ -981,6 +1014,7 @@ impl Node {
                 .ledger
                 .chain()
                 .block(&hash)
+                .or(self.offered.as_ref().filter(|block| block.hash() == hash))
                 .map(|block| (MessageKind::Block, Message::block_frame(block))),
             InvItem::Tx(txid) => self
                 .ledger
@@ -1055,9 +1089,16 @@ impl Node {
             let (kind, bytes) = match owed {
                 Owed::Item(item) => match self.frame_for(item) {
                     Some(frame) => {
+                        let height = match item {
+                            InvItem::Block(hash) => self.ledger.chain().height_of(&hash),
+                            InvItem::Tx(_) => None,
+                        };
                         let p = self.peers.get_mut(&peer).expect("looked up above");
                         p.known.insert(item);
                         p.served.insert(item);
+                        if let (InvItem::Block(hash), Some(height)) = (item, height) {
+                            p.holds(hash, height);
+                        }
                         frame
                     }
                     None => {
@@ -1429,9 +1470,16 @@ impl Node {
                 .flat_map(|b| b.transactions.iter().skip(1).map(Transaction::id))
                 .filter(|txid| self.ledger.mempool().contains(txid))
                 .collect();
-            for txid in returned {
-                self.announce(InvItem::Tx(txid), None);
+            for txid in &returned {
+                self.announce(InvItem::Tx(*txid), None);
             }
+            self.reorgs.push(Reorg {
+                at: self.now,
+                fork_height: change.fork_height,
+                disconnected: change.disconnected.clone(),
+                connected: change.connected.clone(),
+                returned,
+            });
         }
         self.template_due = true;
         self.retry_orphan_txs();
@@ -1446,6 +1494,14 @@ impl Node {
         };
         if origin != Origin::Storage {
             self.actions.push_back(Action::StoreBlock(block.clone()));
+        }
+        for p in self.peers.values_mut() {
+            if p.announced == Some(hash) {
+                p.announced = None;
+                p.holds(hash, height);
+            } else if origin.peer() == Some(p.id) {
+                p.holds(hash, height);
+            }
         }
         self.events.push_back(NodeEvent::BlockAccepted {
             hash,

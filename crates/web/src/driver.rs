@@ -39,6 +39,7 @@ use crate::rtc::{describe, Link, RtcEvent};
 use crate::settings::Settings;
 use crate::socket::{SocketEvent, TextSocket};
 use crate::store::{Records, Store};
+use crate::tamper::{OfferReport, Tamper};
 use crate::view::{
     parse_coins, ImportInfo, LogKind, MinerInfo, RelayInfo, SignalInfo, SignalState, StoredInfo,
     Surroundings, View,
@@ -239,6 +240,43 @@ impl Handle {
         });
     }
 
+    /// Sets the tamper lab's edit (a copy is made and checked for every view), or clears
+    /// the lab.
+    pub fn tamper(&self, tamper: Option<Tamper>) {
+        self.run(|driver| {
+            driver.tamper = tamper;
+            driver.offer = None;
+            driver.dirty = true;
+        });
+    }
+
+    /// Announces the tamper lab's resealed copy to every peer, which will fetch it,
+    /// refuse it and score this tab for it: the lab shows the cost beforehand.
+    pub fn offer_tampered(&self) {
+        self.run(|driver| {
+            let Some(tamper) = driver.tamper else {
+                return;
+            };
+            let chain = driver.node.ledger().chain();
+            match tamper.offer(chain, driver.node.config()) {
+                Ok((block, mut report)) => {
+                    let hash = block.hash();
+                    report.peers = driver.node.offer_block(now(), block);
+                    let text = format!(
+                        "offered a tampered copy of block {} as {} to {} peers",
+                        tamper.block.short(),
+                        hash.short(),
+                        report.peers
+                    );
+                    driver.log.push(now(), LogKind::Warning, text);
+                    driver.offer = Some(report);
+                }
+                Err(error) => driver.warn(format!("nothing to offer: {error}")),
+            }
+            driver.dirty = true;
+        });
+    }
+
     /// Offers the room's chain as a file to download.
     pub fn save_chain(&self) {
         self.run(Driver::save_chain);
@@ -397,6 +435,9 @@ struct Driver {
     import: Option<ImportInfo>,
     /// The block the page's inspector asks for.
     inspect: Option<Hash>,
+    /// The tamper lab's edit, and its last offer to peers.
+    tamper: Option<Tamper>,
+    offer: Option<OfferReport>,
     /// `pagehide` came: the node said goodbye and everything is closed.
     closed: bool,
     log: Log,
@@ -409,13 +450,12 @@ impl Driver {
     fn new(settings: Settings, sink: Sink<Input>) -> Driver {
         let now = now();
         let key = identity::load_or_create();
-        let node = Node::new(
-            Config::default(),
-            key.clone(),
-            settings.params(),
-            random_u64(),
-            now,
-        );
+        let mut config = Config::default();
+        if let Some(links) = settings.links {
+            config.target_peers = links;
+            config.max_peers = links;
+        }
+        let node = Node::new(config, key.clone(), settings.params(), random_u64(), now);
         let location = window().location();
         let url = settings.signal_url(
             &location.protocol().unwrap_or_default(),
@@ -464,6 +504,8 @@ impl Driver {
             rewrite: HashSet::new(),
             import: None,
             inspect: None,
+            tamper: None,
+            offer: None,
             closed: false,
             log,
             dirty: true,
@@ -1376,6 +1418,8 @@ impl Driver {
             corrupt: self.corrupt,
             import: self.import.clone(),
             inspect: self.inspect,
+            tamper: self.tamper,
+            offer: self.offer.clone(),
             stored: StoredInfo {
                 height: self.durable.height(self.node.ledger().chain()),
                 writing: self.durable.pending(),
