@@ -6,6 +6,7 @@ use tabchain_web::Handle;
 
 use crate::chain::ChainPanel;
 use crate::fork_tree::ForkTreePanel;
+use crate::gossip_trail::GossipTrailPanel;
 use crate::inspector::InspectorPanel;
 use crate::log::LogPanel;
 use crate::miner::MinerPanel;
@@ -29,6 +30,7 @@ pub fn App() -> impl IntoView {
     let log = Memo::new(move |_| view.with(|v| v.log.clone()));
     let inspected = Memo::new(move |_| view.with(|v| v.inspected.clone()));
     let forks = Memo::new(move |_| view.with(|v| v.forks.clone()));
+    let trail = Memo::new(move |_| view.with(|v| v.trail.clone()));
     let map = Memo::new(move |_| view.with(|v| v.map.clone()));
     let tamper = Memo::new(move |_| view.with(|v| v.tamper.clone()));
 
@@ -55,6 +57,7 @@ pub fn App() -> impl IntoView {
             <InspectorPanel block=inspected />
             <ChainPanel chain=chain handle=handle.clone() />
             <ForkTreePanel forks=forks />
+            <GossipTrailPanel trail=trail />
             <MinerPanel miner=miner chain=chain handle=handle.clone() />
             <WalletPanel wallet=wallet handle=handle.clone() />
             <TamperPanel chain=chain wallet=wallet tamper=tamper handle=handle />

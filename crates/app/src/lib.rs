@@ -12,6 +12,7 @@ mod app;
 mod chain;
 mod fork_tree;
 mod format;
+mod gossip_trail;
 mod inspector;
 mod log;
 mod miner;

@@ -97,6 +97,7 @@ pub mod score;
 pub mod sim;
 mod sync;
 mod timer;
+pub mod trail;
 
 pub use config::{Config, Gossip};
 pub use event::{Action, DropReason, Event, NodeError, NodeEvent, SignalError};
@@ -106,3 +107,4 @@ pub use node::Node;
 pub use peer::{DroppedPeer, Peer, PeerState};
 pub use reorgs::Reorg;
 pub use score::Misbehaviour;
+pub use trail::Trail;

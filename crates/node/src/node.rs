@@ -27,6 +27,7 @@ use crate::reorgs::{Reorg, ReorgLog};
 use crate::score::Misbehaviour;
 use crate::sync::HeaderSync;
 use crate::timer::{TimerKind, Timers};
+use crate::trail::{Trail, Trails};
 
 /// Node ids remembered for dialling.
 const KNOWN_PEERS: usize = 1_024;
@@ -139,6 +140,7 @@ pub struct Node {
     /// The mempool as last reported to the UI: (transactions, bytes).
     mempool_shown: (usize, usize),
     reorgs: ReorgLog,
+    trails: Trails,
     /// A block a person made up to show peers ([`Node::offer_block`]): served to whoever
     /// asks for it, never stored or relayed.
     offered: Option<Block>,
@@ -191,6 +193,7 @@ impl Node {
             inv_outbox: BTreeMap::new(),
             mempool_shown: (0, 0),
             reorgs: ReorgLog::default(),
+            trails: Trails::default(),
             offered: None,
             timers,
             actions: VecDeque::new(),
@@ -287,6 +290,11 @@ impl Node {
     /// The recent reorgs, oldest first.
     pub fn reorgs(&self) -> impl DoubleEndedIterator<Item = &Reorg> {
         self.reorgs.iter()
+    }
+
+    /// How block `hash` spread through this node, if it is recent.
+    pub fn trail(&self, hash: &Hash) -> Option<&Trail> {
+        self.trails.get(hash)
     }
 
     pub fn mining(&self) -> Option<Address> {
@@ -989,6 +997,8 @@ impl Node {
             p.known.insert(item);
             match item {
                 InvItem::Block(hash) => {
+                    self.trails
+                        .announced(hash, peer, self.now, chain.knows(&hash));
                     if let Some(height) = chain.height_of(&hash) {
                         p.holds(hash, height);
                     } else {
@@ -1099,6 +1109,9 @@ impl Node {
                         if let (InvItem::Block(hash), Some(height)) = (item, height) {
                             p.holds(hash, height);
                         }
+                        if let InvItem::Block(hash) = item {
+                            self.trails.served(hash, peer, self.now, frame.1.len());
+                        }
                         frame
                     }
                     None => {
@@ -1174,6 +1187,7 @@ impl Node {
         if !self.delivered(peer, InvItem::Block(block.hash()), MessageKind::Block) {
             return;
         }
+        self.trails.received(block.hash(), size);
         // A parent the chain holds in any form (stored, held back, waiting itself) is
         // the chain's to connect; only a parent nobody here has makes an orphan.
         let chain = self.ledger.chain();
@@ -1241,6 +1255,9 @@ impl Node {
         };
         if !p.known.insert(item) {
             return;
+        }
+        if let InvItem::Block(hash) = item {
+            self.trails.told(hash, peer, self.now);
         }
         match self.config.gossip {
             Gossip::Pull => self.inv_outbox.entry(peer).or_default().push(item),
@@ -1494,6 +1511,9 @@ impl Node {
         };
         if origin != Origin::Storage {
             self.actions.push_back(Action::StoreBlock(block.clone()));
+        }
+        if origin != Origin::Storage {
+            self.trails.arrived(hash, origin.peer(), self.now);
         }
         for p in self.peers.values_mut() {
             if p.announced == Some(hash) {

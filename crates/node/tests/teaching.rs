@@ -23,6 +23,35 @@ fn each_side_knows_the_tip_the_other_holds() {
     assert_eq!(duo.b.peer(&ida).unwrap().best_hash(), block.hash());
     assert_eq!(duo.a.peer(&idb).unwrap().best_hash(), block.hash());
     assert_eq!(duo.a.peer(&idb).unwrap().best_height(), 1);
+    // The block's trail on each side: A mined it, told B and served it; B heard of it
+    // from A and fetched it from A. A later announcement of it is a duplicate.
+    let trail = duo.a.trail(&block.hash()).unwrap();
+    assert_eq!(trail.arrived.map(|(from, _)| from), Some(None));
+    assert_eq!(trail.told.len(), 1);
+    assert_eq!(
+        trail.served.iter().map(|(p, _)| *p).collect::<Vec<_>>(),
+        vec![idb]
+    );
+    let sent = trail.bytes_out;
+    assert!(sent > 0);
+    let trail = duo.b.trail(&block.hash()).unwrap();
+    assert_eq!(
+        trail.announced.iter().map(|(p, _)| *p).collect::<Vec<_>>(),
+        vec![ida]
+    );
+    assert_eq!(trail.arrived.map(|(from, _)| from), Some(Some(ida)));
+    assert_eq!(trail.bytes_in, sent);
+    let inv = tabchain_node::Message::Inv(vec![tabchain_node::InvItem::Block(block.hash())]);
+    duo.b
+        .handle_event(
+            now,
+            Event::Message {
+                peer: ida,
+                bytes: inv.encode(),
+            },
+        )
+        .unwrap();
+    assert_eq!(duo.b.trail(&block.hash()).unwrap().ignored.len(), 1);
 }
 
 #[test]

@@ -11,6 +11,7 @@ use tabchain_node::{Node, PeerState};
 use tabchain_nostr::RelayStatus;
 
 use crate::forks::ForkInfo;
+use crate::gossip::TrailInfo;
 use crate::inspect::BlockDetail;
 use crate::map::MapInfo;
 use crate::names::friendly_name;
@@ -32,6 +33,8 @@ pub struct View {
     /// The block the inspector shows, if the page asked for one the node holds.
     pub inspected: Option<BlockDetail>,
     pub forks: ForkInfo,
+    /// The gossip trail of the inspected block, or of the tip.
+    pub trail: Option<TrailInfo>,
     pub map: MapInfo,
     pub tamper: TamperInfo,
 }
@@ -373,6 +376,7 @@ impl View {
                 .inspect
                 .and_then(|hash| BlockDetail::of(chain, &hash, &around.address)),
             forks: ForkInfo::of(node, &around.address),
+            trail: TrailInfo::of(node, &around.inspect.unwrap_or_else(|| node.tip())),
             tamper: TamperInfo {
                 report: around.tamper.map(|tamper| {
                     tamper
