@@ -60,8 +60,8 @@ pub fn App() -> impl IntoView {
             <GossipTrailPanel trail=trail />
             <MinerPanel miner=miner chain=chain handle=handle.clone() />
             <WalletPanel wallet=wallet handle=handle.clone() />
-            <TamperPanel chain=chain wallet=wallet tamper=tamper handle=handle />
             <LogPanel log=log />
+            <TamperPanel chain=chain wallet=wallet tamper=tamper handle=handle />
         </main>
     }
 }

@@ -9,11 +9,13 @@ use tabchain_web::forks::{ForkBlock, ForkInfo, ReorgRow};
 use crate::format::{abbreviate, clock};
 use crate::inspector::link_to;
 
-const LANE: f64 = 150.0;
+/// A lane holds a block and, right of it, the names of the peers whose tip it is.
+const LANE: f64 = 200.0;
 const ROW: f64 = 34.0;
 const BLOCK_W: f64 = 84.0;
 const BLOCK_H: f64 = 22.0;
 const MARGIN: f64 = 10.0;
+const TIP_LINE: f64 = 11.0;
 
 #[component]
 pub fn ForkTreePanel(forks: Memo<ForkInfo>) -> impl IntoView {
@@ -51,8 +53,10 @@ fn tree(forks: &ForkInfo) -> impl IntoView {
     let top = forks.blocks.iter().map(|b| b.height).max().unwrap_or(0);
     let bottom = forks.blocks.iter().map(|b| b.height).min().unwrap_or(0);
     let lanes = forks.blocks.iter().map(|b| b.lane).max().unwrap_or(0) + 1;
-    let width = MARGIN * 2.0 + (lanes - 1) as f64 * LANE + LANE;
-    let height = MARGIN * 2.0 + (top - bottom + 1) as f64 * ROW;
+    let width = MARGIN * 2.0 + lanes as f64 * LANE;
+    // Room below for a long list of tips on the lowest blocks.
+    let tips = forks.blocks.iter().map(|b| b.tips.len()).max().unwrap_or(0);
+    let height = MARGIN * 2.0 + (top - bottom + 1) as f64 * ROW + tips as f64 * TIP_LINE;
     let at = |block: &ForkBlock| {
         (
             MARGIN + block.lane as f64 * LANE,
@@ -97,11 +101,11 @@ fn tree(forks: &ForkInfo) -> impl IntoView {
                 >
                     <title>{format!("block {} {}", block.height, block.hash)}</title>
                     <rect x=x y=y width=BLOCK_W height=BLOCK_H rx="5" />
-                    <text x=x + 6.0 y=y + 15.0>{format!("{} {}", block.height, &block.hash[..6])}</text>
+                    <text x=x + 6.0 y=y + 15.0>{format!("{} …{}", block.height, &block.hash[block.hash.len() - 5..])}</text>
                     {block.tips.iter().enumerate().map(|(i, tip)| view! {
                         <g class="peer-tip" data-testid="peer-tip" data-peer-id=tip.id.clone()>
                             <title>{format!("{}'s best block", tip.name)}</title>
-                            <text x=x + BLOCK_W + 6.0 y=y + 9.0 + 11.0 * i as f64>{format!("⚑ {}", tip.name)}</text>
+                            <text x=x + BLOCK_W + 6.0 y=y + 9.0 + TIP_LINE * i as f64>{format!("⚑ {}", tip.name)}</text>
                         </g>
                     }).collect_view()}
                 </g>

@@ -452,8 +452,10 @@ impl Driver {
         let key = identity::load_or_create();
         let mut config = Config::default();
         if let Some(links) = settings.links {
+            // One slot above the target takes a newcomer in: with none, a group of tabs
+            // that filled each other's slots would shut the rest of the room out.
             config.target_peers = links;
-            config.max_peers = links;
+            config.max_peers = links + 1;
         }
         let node = Node::new(config, key.clone(), settings.params(), random_u64(), now);
         let location = window().location();

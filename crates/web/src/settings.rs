@@ -10,8 +10,8 @@
 //! (comma-separated `wss://` URLs) to meet the room through as well; a page with no
 //! signaling server uses [`tabchain_nostr::DEFAULT_RELAYS`] without it. `?secret=` is
 //! the room's password there: tabs with another secret never meet through the relays.
-//! `?links=` caps how many peers a tab links to (default: the node's), so that a small
-//! class sees gossip cross several hops.
+//! `?links=` sets how many peers a tab links to (one more at most, for a newcomer;
+//! default: the node's), so that a small class sees gossip cross several hops.
 
 use tabchain_core::Params;
 use tabchain_signal::{IceServer, RoomName, RoomNameError};
@@ -37,7 +37,7 @@ pub struct Settings {
     /// Seconds per block retargeting aims for; `None` keeps the classroom default.
     pub block_time: Option<u64>,
     pub workers: Option<usize>,
-    /// Peers to link to at most; `None` keeps the node's default.
+    /// Peers to link to (one more is taken in); `None` keeps the node's default.
     pub links: Option<usize>,
     /// A `ws://` or `wss://` URL of the signaling server's `/ws`, without the room.
     pub signal: Option<String>,
