@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 use leptos::prelude::*;
 use tabchain_core::{Address, Hash};
-use tabchain_web::tamper::{Broken, Edit, OfferReport, Tamper, TamperReport};
+use tabchain_web::tamper::{Broken, Edit, OfferReport, RemineInfo, Tamper, TamperReport};
 use tabchain_web::view::{parse_coins, ChainInfo, TamperInfo, WalletInfo};
 use tabchain_web::Handle;
 
@@ -62,6 +62,10 @@ pub fn TamperPanel(
         let handle = handle.clone();
         move |_| handle.offer_tampered()
     };
+    let remine = {
+        let handle = handle.clone();
+        move |_| handle.remine_tampered()
+    };
     let clear = move |_| handle.tamper(None);
     let needs_value = move || matches!(field.get().as_str(), "amount" | "time");
     view! {
@@ -104,9 +108,11 @@ pub fn TamperPanel(
                 Err(text) => view! { <p class="bad" data-testid="tamper-result">{text}</p> }.into_any(),
             })}
             <div class="offer" class:hidden=move || !tamper.with(|t| matches!(t.report, Some(Ok(_))))>
+                <button data-testid="tamper-remine" on:click=remine title="stops this tab's own mining">"Re-mine it in the workers"</button>
                 <button class="danger" data-testid="tamper-offer" on:click=offer>"Offer it to peers"</button>
-                <span class="hint">"They fetch it, check it and refuse it, and count it against this tab: expect to be dropped and banned for a while."</span>
+                <span class="hint">"Peers fetch it and check it; an invalid block counts against this tab: expect to be dropped and banned for a while."</span>
             </div>
+            {move || tamper.with(|t| t.remine.clone()).map(|r| remining(&r))}
             {move || tamper.with(|t| t.offer.clone()).map(|offer| offered(&offer))}
         </section>
     }
@@ -228,11 +234,30 @@ fn offered(offer: &OfferReport) -> impl IntoView {
                 String::new()
             }
         ),
-        None => "The block alone breaks no rule; each peer checks it against its chain.".to_owned(),
+        None => "It breaks no rule: peers keep it, on a side branch behind the longer chain, and this tab loses nothing.".to_owned(),
     };
     view! {
         <p class="offer-status" data-testid="tamper-offer-status" data-peers=offer.peers.to_string() data-penalty=offer.penalty.to_string()>
             "Offered " <code>{abbreviate(&offer.hash)}</code> " to " {offer.peers} " peer" {if offer.peers == 1 { "" } else { "s" }} ". " {cost}
         </p>
     }
+}
+
+fn remining(remine: &RemineInfo) -> impl IntoView {
+    let (state, text) = match (&remine.found, remine.interrupted) {
+        (Some((at, hash)), _) => (
+            "found",
+            format!(
+                "The workers found a nonce after {}: the copy's hash is now {}, and it meets its difficulty. The next block still names the old hash, so every later block must be mined again too, while the room keeps adding blocks.",
+                duration(at.since(remine.started)),
+                abbreviate(hash)
+            ),
+        ),
+        (None, true) => ("interrupted", "Re-mining stopped: the tab's own mining took the workers back.".to_owned()),
+        (None, false) => (
+            "mining",
+            format!("The workers are re-mining the copy: about {} hashes on average, at this tab's full speed…", quantity(remine.difficulty)),
+        ),
+    };
+    view! { <p class="remine" data-testid="tamper-remine-status" data-state=state>{text}</p> }
 }

@@ -5,7 +5,7 @@
 //! that work for this block and every later one is the cost of rewriting history. The
 //! copies live here only: the node's chain and storage never see them.
 
-use tabchain_core::{Address, Block, BlockError, Chain, Hash, TxError};
+use tabchain_core::{Address, Block, BlockError, Chain, Hash, Timestamp};
 use tabchain_node::{Config, Misbehaviour};
 
 use crate::view::{format_coins, short_address};
@@ -114,14 +114,26 @@ pub struct OfferReport {
     pub hash: String,
     /// Peers it was announced to.
     pub peers: usize,
-    /// The rule a peer finds broken first; `None` if the block alone breaks none (the
-    /// peer then checks it against its chain).
+    /// The rule a peer finds broken first; `None` if it breaks none (a valid block on a
+    /// side branch, which peers keep).
     pub refusal: Option<Broken>,
     /// Points each peer adds to this tab's score, out of the limit at which it drops and
     /// bans this tab for `ban_ms`.
     pub penalty: u32,
     pub limit: u32,
     pub ban_ms: u64,
+}
+
+/// The workers re-mining the resealed copy: what redoing one block's work feels like.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemineInfo {
+    pub started: Timestamp,
+    /// The hashes it should take on average.
+    pub difficulty: u64,
+    /// When the workers found a nonce, and the copy's new hash.
+    pub found: Option<(Timestamp, String)>,
+    /// The tab's own mining took the workers back first.
+    pub interrupted: bool,
 }
 
 impl Tamper {
@@ -136,7 +148,7 @@ impl Tamper {
             Edit::Address { tx, output, to } => output_of(&mut block, tx, output)?.address = to,
             Edit::Time { by_ms } => {
                 let time = block.header.time.millis().saturating_add_signed(by_ms);
-                block.header.time = tabchain_core::Timestamp(time);
+                block.header.time = Timestamp(time);
             }
             Edit::Input { tx, input } => {
                 let spend = block
@@ -206,30 +218,32 @@ impl Tamper {
         })
     }
 
-    /// What offering the resealed copy to peers will cost, by the same rules they run.
+    /// What offering the resealed copy (or, once the workers re-mined it, that block)
+    /// to peers will cost: a copy of this node's chain takes it by the very rules the
+    /// peers run, and the refusal's penalty is the node's own.
     pub fn offer(
         &self,
         chain: &Chain,
         config: &Config,
+        remined: Option<Block>,
+        now: Timestamp,
     ) -> Result<(Block, OfferReport), TamperError> {
-        let block = self.resealed(chain)?;
-        let genesis = chain.genesis_hash();
-        let error = block.check().err().or_else(|| {
-            block
-                .transactions
-                .iter()
-                .enumerate()
-                .find_map(|(index, tx)| {
-                    let error: TxError = tx.check_signatures(&genesis).err()?;
-                    Some(BlockError::Tx { index, error })
-                })
-        });
+        let block = match remined {
+            Some(block) => block,
+            None => self.resealed(chain)?,
+        };
+        let error = chain.clone().process_block(block.clone(), now).err();
+        // A clock ahead of the peer's is not held against anyone.
+        let penalty = match error {
+            None | Some(BlockError::TimeTooNew) => 0,
+            Some(e) => Misbehaviour::InvalidBlock(e).penalty(),
+        };
         let report = OfferReport {
             hash: block.hash().to_string(),
             // Set once it is announced.
             peers: 0,
             refusal: error.map(Broken::from),
-            penalty: error.map_or(0, |e| Misbehaviour::InvalidBlock(e).penalty()),
+            penalty,
             limit: config.score_limit,
             ban_ms: config.ban_ms,
         };
@@ -285,6 +299,7 @@ fn output_of(
 mod tests {
     use super::*;
     use tabchain_core::{pow, Ledger, Params, SecretKey};
+    use tabchain_node::Config;
 
     #[test]
     fn an_edited_amount_breaks_the_merkle_root_and_resealing_breaks_the_work_and_the_link() {
@@ -331,6 +346,24 @@ mod tests {
         let report = time.report(chain, 0).unwrap();
         assert_ne!(report.copy_hash, report.original_hash);
         assert!(report.merkle_ok && report.next.is_none() && report.redo_ms.is_none());
+        // Offered at difficulty 1, the resealed copy has its work and its root: a copy of
+        // the chain keeps it, as peers would, on a side branch whose coins nobody checks
+        // unless it grows heavier. The real chain never sees it.
+        let config = Config::default();
+        let raise = Tamper {
+            block: hashes[0],
+            edit: Edit::Amount {
+                tx: 0,
+                output: 0,
+                value: 1_000_000,
+            },
+        };
+        let (block, offer) = raise
+            .offer(chain, &config, None, Timestamp(u64::MAX / 2))
+            .unwrap();
+        assert_ne!(block.hash(), hashes[0]);
+        assert_eq!((offer.refusal, offer.penalty, offer.limit), (None, 0, 100));
+        assert!(!chain.knows(&block.hash()));
         let missing = Tamper {
             block: hashes[0],
             edit: Edit::Input { tx: 0, input: 0 },

@@ -16,7 +16,7 @@ use crate::inspect::BlockDetail;
 use crate::map::MapInfo;
 use crate::names::friendly_name;
 use crate::path::PathInfo;
-use crate::tamper::{OfferReport, Tamper, TamperReport};
+use crate::tamper::{OfferReport, RemineInfo, Tamper, TamperReport};
 
 /// Blocks the chain panel lists.
 pub const RECENT_BLOCKS: usize = 12;
@@ -44,6 +44,7 @@ pub struct View {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TamperInfo {
     pub report: Option<Result<TamperReport, String>>,
+    pub remine: Option<RemineInfo>,
     pub offer: Option<OfferReport>,
 }
 
@@ -318,6 +319,7 @@ pub struct Surroundings<'a> {
     pub inspect: Option<Hash>,
     /// The tamper lab's edit, and its last offer to peers.
     pub tamper: Option<Tamper>,
+    pub remine: Option<RemineInfo>,
     pub offer: Option<OfferReport>,
     pub log: &'a VecDeque<LogLine>,
 }
@@ -383,6 +385,7 @@ impl View {
                         .report(chain, hashrate)
                         .map_err(|error| error.to_string())
                 }),
+                remine: around.remine,
                 offer: around.offer,
             },
         }
@@ -590,6 +593,7 @@ mod tests {
                 import: None,
                 inspect: None,
                 tamper: None,
+                remine: None,
                 offer: None,
                 log: &log,
             },
