@@ -286,7 +286,6 @@ impl Node {
             .map(|target| (height, target))
     }
 
-    /// Where mined coins go, if mining is on.
     /// The recent reorgs, oldest first.
     pub fn reorgs(&self) -> impl DoubleEndedIterator<Item = &Reorg> {
         self.reorgs.iter()
@@ -297,6 +296,7 @@ impl Node {
         self.trails.get(hash)
     }
 
+    /// Where mined coins go, if mining is on.
     pub fn mining(&self) -> Option<Address> {
         self.mining
     }
@@ -1106,10 +1106,11 @@ impl Node {
                         let p = self.peers.get_mut(&peer).expect("looked up above");
                         p.known.insert(item);
                         p.served.insert(item);
-                        if let (InvItem::Block(hash), Some(height)) = (item, height) {
-                            p.holds(hash, height);
-                        }
                         if let InvItem::Block(hash) = item {
+                            // It will hold the block: its tip, if higher.
+                            if let Some(height) = height {
+                                p.holds(hash, height);
+                            }
                             self.trails.served(hash, peer, self.now, frame.1.len());
                         }
                         frame
@@ -1511,8 +1512,6 @@ impl Node {
         };
         if origin != Origin::Storage {
             self.actions.push_back(Action::StoreBlock(block.clone()));
-        }
-        if origin != Origin::Storage {
             self.trails.arrived(hash, origin.peer(), self.now);
         }
         for p in self.peers.values_mut() {
