@@ -2,8 +2,8 @@
 // is at least 44 px each way; at 1280 px the panels sit side by side. Screenshots of both
 // go to e2e/artifacts/ (the README shows them).
 //
-// Tried: two tabs mesh and one mines a few blocks and pays the other, so that every
-// panel has rows: peers, chain, fork tree, gossip trail, room map, log. The second tab is
+// Tried: two tabs mesh and one mines a dozen blocks and pays the other, so that every
+// panel has rows: peers, chain, fork tree, gossip trail, room map, wallet, log. The second tab is
 // narrowed to 390 x 844 (an iPhone 12-15), opens a block in the inspector and sets up the
 // tamper lab. The page's own width must stay 390, no element may reach past the right
 // edge (except inside the fork tree's own scrolling box), and each visible button, select,
@@ -46,12 +46,13 @@ test('every panel fits a 390 px phone with thumb-sized controls, and both widths
     const a = await world.openTab({ room, label: 'desk' });
     const b = await world.openTab({ room, label: 'phone' });
     await waitForMesh([a, b]);
-    await mineUntil(a, (s) => s.height >= 12 && s.balance?.confirmed > 0);
+    const end = await mineUntil(a, (s) => s.height >= 12 && s.balance?.confirmed > 0);
+    await waitForTip([a, b], end.tip, { height: end.height });
+    // A payment left waiting, so that the wallets list a pending row too. (Mining it
+    // could take long: a dozen quick blocks raised the difficulty.)
     await waitFor(() => b.last?.address, { what: "the phone's address" });
     await a.send(b.last.address, 1);
     await waitFor(() => a.last.send?.state === 'ok', { what: 'the payment sent' });
-    const end = await mineUntil(a, (s) => s.balance.pendingOut === 0);
-    await waitForTip([a, b], end.tip, { height: end.height });
 
     await b.page.setViewportSize(PHONE);
     await b.page.click(`[data-testid="block-row"][data-hash="${end.tip}"]`);
