@@ -5,12 +5,15 @@ use tabchain_web::view::View;
 use tabchain_web::Handle;
 
 use crate::chain::ChainPanel;
+use crate::fork_tree::ForkTreePanel;
+use crate::gossip_trail::GossipTrailPanel;
 use crate::inspector::InspectorPanel;
 use crate::log::LogPanel;
-use crate::mesh::MeshPanel;
 use crate::miner::MinerPanel;
 use crate::node::NodeBar;
 use crate::peers::PeersPanel;
+use crate::room_map::RoomMapPanel;
+use crate::tamper::TamperPanel;
 use crate::wallet::WalletPanel;
 
 #[component]
@@ -26,6 +29,10 @@ pub fn App() -> impl IntoView {
     let wallet = Memo::new(move |_| view.with(|v| v.wallet.clone()));
     let log = Memo::new(move |_| view.with(|v| v.log.clone()));
     let inspected = Memo::new(move |_| view.with(|v| v.inspected.clone()));
+    let forks = Memo::new(move |_| view.with(|v| v.forks.clone()));
+    let trail = Memo::new(move |_| view.with(|v| v.trail.clone()));
+    let map = Memo::new(move |_| view.with(|v| v.map.clone()));
+    let tamper = Memo::new(move |_| view.with(|v| v.tamper.clone()));
 
     // The inspector follows the page's address (`#block=<hash>`), so a block can be
     // linked to, and the back button closes it.
@@ -46,12 +53,15 @@ pub fn App() -> impl IntoView {
         })}
         <main class="grid">
             <PeersPanel peers=peers />
-            <MeshPanel node=node peers=peers />
+            <RoomMapPanel map=map />
             <InspectorPanel block=inspected />
             <ChainPanel chain=chain handle=handle.clone() />
+            <ForkTreePanel forks=forks />
+            <GossipTrailPanel trail=trail />
             <MinerPanel miner=miner chain=chain handle=handle.clone() />
-            <WalletPanel wallet=wallet handle=handle />
+            <WalletPanel wallet=wallet handle=handle.clone() />
             <LogPanel log=log />
+            <TamperPanel chain=chain wallet=wallet tamper=tamper handle=handle />
         </main>
     }
 }

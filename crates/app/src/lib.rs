@@ -10,13 +10,16 @@
 
 mod app;
 mod chain;
+mod fork_tree;
 mod format;
+mod gossip_trail;
 mod inspector;
 mod log;
-mod mesh;
 mod miner;
 mod node;
 mod peers;
+mod room_map;
+mod tamper;
 mod wallet;
 
 pub use app::App;

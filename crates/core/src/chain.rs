@@ -200,6 +200,11 @@ impl Chain {
         self.entries.len()
     }
 
+    /// Stored blocks off the active chain (side branches), in no order.
+    pub fn side_blocks(&self) -> impl Iterator<Item = &Hash> {
+        self.side.iter()
+    }
+
     /// Whether this block is held in memory, its branch too light to store.
     pub fn is_held(&self, hash: &Hash) -> bool {
         self.held.contains(hash)

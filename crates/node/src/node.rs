@@ -23,9 +23,11 @@ use crate::message::{
 use crate::orphans::Orphans;
 use crate::peer::{DroppedList, DroppedPeer, Owed, Peer, PeerState, PeerTimer};
 use crate::random::Rng;
+use crate::reorgs::{Reorg, ReorgLog};
 use crate::score::Misbehaviour;
 use crate::sync::HeaderSync;
 use crate::timer::{TimerKind, Timers};
+use crate::trail::{Trail, Trails};
 
 /// Node ids remembered for dialling.
 const KNOWN_PEERS: usize = 1_024;
@@ -137,6 +139,11 @@ pub struct Node {
     inv_outbox: BTreeMap<NodeId, Vec<InvItem>>,
     /// The mempool as last reported to the UI: (transactions, bytes).
     mempool_shown: (usize, usize),
+    reorgs: ReorgLog,
+    trails: Trails,
+    /// A block a person made up to show peers ([`Node::offer_block`]): served to whoever
+    /// asks for it, never stored or relayed.
+    offered: Option<Block>,
     timers: Timers<NodeTimer, 4>,
     actions: VecDeque<Action>,
     events: VecDeque<NodeEvent>,
@@ -185,6 +192,9 @@ impl Node {
             fetch_due: false,
             inv_outbox: BTreeMap::new(),
             mempool_shown: (0, 0),
+            reorgs: ReorgLog::default(),
+            trails: Trails::default(),
+            offered: None,
             timers,
             actions: VecDeque::new(),
             events: VecDeque::new(),
@@ -274,6 +284,16 @@ impl Node {
             .target()
             .filter(|target| *target > height)
             .map(|target| (height, target))
+    }
+
+    /// The recent reorgs, oldest first.
+    pub fn reorgs(&self) -> impl DoubleEndedIterator<Item = &Reorg> {
+        self.reorgs.iter()
+    }
+
+    /// How block `hash` spread through this node, if it is recent.
+    pub fn trail(&self, hash: &Hash) -> Option<&Trail> {
+        self.trails.get(hash)
     }
 
     /// Where mined coins go, if mining is on.
@@ -460,6 +480,24 @@ impl Node {
             }
             None => self.actions.push_back(Action::StopMining),
         }
+    }
+
+    /// Announces `block` to every ready peer and serves it to those that ask, without
+    /// checking, storing or relaying it: the tamper lab shows a class what peers do with
+    /// a block someone altered. Returns how many peers were told. A later offer replaces
+    /// this one.
+    pub fn offer_block(&mut self, now: Timestamp, block: Block) -> usize {
+        self.advance(now);
+        let item = InvItem::Block(block.hash());
+        self.offered = Some(block);
+        let told = self
+            .peers
+            .values()
+            .filter(|p| p.is_ready() && !p.known.contains(&item))
+            .count();
+        self.announce(item, None);
+        self.finish();
+        told
     }
 
     /// Pays `amount` base units to `to` from `wallet`'s spendable coins but `reserved`
@@ -961,10 +999,15 @@ impl Node {
             p.known.insert(item);
             match item {
                 InvItem::Block(hash) => {
+                    self.trails
+                        .announced(hash, peer, self.now, chain.knows(&hash));
                     if let Some(height) = chain.height_of(&hash) {
-                        p.best_height = p.best_height.max(height);
-                    } else if !chain.knows(&hash) && !self.orphan_pool.contains(&hash) {
-                        self.fetch_due |= self.fetcher.want(item, peer, next_height);
+                        p.holds(hash, height);
+                    } else {
+                        p.announced = Some(hash);
+                        if !chain.knows(&hash) && !self.orphan_pool.contains(&hash) {
+                            self.fetch_due |= self.fetcher.want(item, peer, next_height);
+                        }
                     }
                 }
                 InvItem::Tx(txid) => {
@@ -983,6 +1026,7 @@ impl Node {
                 .ledger
                 .chain()
                 .block(&hash)
+                .or(self.offered.as_ref().filter(|block| block.hash() == hash))
                 .map(|block| (MessageKind::Block, Message::block_frame(block))),
             InvItem::Tx(txid) => self
                 .ledger
@@ -1057,9 +1101,20 @@ impl Node {
             let (kind, bytes) = match owed {
                 Owed::Item(item) => match self.frame_for(item) {
                     Some(frame) => {
+                        let height = match item {
+                            InvItem::Block(hash) => self.ledger.chain().height_of(&hash),
+                            InvItem::Tx(_) => None,
+                        };
                         let p = self.peers.get_mut(&peer).expect("looked up above");
                         p.known.insert(item);
                         p.served.insert(item);
+                        if let InvItem::Block(hash) = item {
+                            // It will hold the block: its tip, if higher.
+                            if let Some(height) = height {
+                                p.holds(hash, height);
+                            }
+                            self.trails.served(hash, peer, self.now, frame.1.len());
+                        }
                         frame
                     }
                     None => {
@@ -1135,6 +1190,7 @@ impl Node {
         if !self.delivered(peer, InvItem::Block(block.hash()), MessageKind::Block) {
             return;
         }
+        self.trails.received(block.hash(), size);
         // A parent the chain holds in any form (stored, held back, waiting itself) is
         // the chain's to connect; only a parent nobody here has makes an orphan.
         let chain = self.ledger.chain();
@@ -1202,6 +1258,9 @@ impl Node {
         };
         if !p.known.insert(item) {
             return;
+        }
+        if let InvItem::Block(hash) = item {
+            self.trails.told(hash, peer, self.now);
         }
         match self.config.gossip {
             Gossip::Pull => self.inv_outbox.entry(peer).or_default().push(item),
@@ -1431,9 +1490,16 @@ impl Node {
                 .flat_map(|b| b.transactions.iter().skip(1).map(Transaction::id))
                 .filter(|txid| self.ledger.mempool().contains(txid))
                 .collect();
-            for txid in returned {
-                self.announce(InvItem::Tx(txid), None);
+            for txid in &returned {
+                self.announce(InvItem::Tx(*txid), None);
             }
+            self.reorgs.push(Reorg {
+                at: self.now,
+                fork_height: change.fork_height,
+                disconnected: change.disconnected.clone(),
+                connected: change.connected.clone(),
+                returned,
+            });
         }
         self.template_due = true;
         self.retry_orphan_txs();
@@ -1448,6 +1514,15 @@ impl Node {
         };
         if origin != Origin::Storage {
             self.actions.push_back(Action::StoreBlock(block.clone()));
+            self.trails.arrived(hash, origin.peer(), self.now);
+        }
+        for p in self.peers.values_mut() {
+            if p.announced == Some(hash) {
+                p.announced = None;
+                p.holds(hash, height);
+            } else if origin.peer() == Some(p.id) {
+                p.holds(hash, height);
+            }
         }
         self.events.push_back(NodeEvent::BlockAccepted {
             hash,

@@ -103,6 +103,8 @@ pub struct Peer {
     pub(crate) best_hash: Hash,
     /// From its `Version`.
     pub(crate) roles: Roles,
+    /// The last block it announced that we did not have: its tip once we hold it too.
+    pub(crate) announced: Option<Hash>,
     /// Set when the handshake is done.
     pub(crate) liveness: Option<Liveness>,
     pub(crate) timers: Timers<PeerTimer, 5>,
@@ -149,6 +151,7 @@ impl Peer {
             best_height: 0,
             best_hash: Hash::ZERO,
             roles: Roles::default(),
+            announced: None,
             liveness: None,
             timers,
             score: 0,
@@ -195,12 +198,13 @@ impl Peer {
         self.linked_at
     }
 
-    /// Its best chain as far as we know: from its `Version`, raised by what it announces.
     /// The roles it stated in its `Version` (none before it came).
     pub fn roles(&self) -> Roles {
         self.roles
     }
 
+    /// Its best chain as far as we know: from its `Version`, raised by the highest block
+    /// it announced, sent us or fetched from us.
     pub fn best_height(&self) -> u64 {
         self.best_height
     }
@@ -245,6 +249,14 @@ impl Peer {
     }
 
     /// `GetPeers` cost: one request every [`GET_PEERS_EVERY_S`] seconds.
+    /// The peer has block `hash` at `height`: its tip, if higher than the last one known.
+    pub(crate) fn holds(&mut self, hash: Hash, height: u64) {
+        if height > self.best_height {
+            self.best_height = height;
+            self.best_hash = hash;
+        }
+    }
+
     pub(crate) fn take_get_peers(&mut self, now: Timestamp) -> bool {
         self.get_peers_budget.take(GET_PEERS_EVERY_S as usize, now)
     }

@@ -314,6 +314,10 @@ fn a_payment_a_reorg_drops_comes_back_when_the_chain_switches_back() {
         x.handle_event(T0, Event::MinedBlock(block)).unwrap();
     }
     assert!(!x.ledger().mempool().contains(&pay.id()));
+    // The switch is logged for the UI: one block undone, its payment waiting again.
+    let reorg = x.reorgs().last().expect("the reorg is logged");
+    assert_eq!((reorg.depth(), reorg.fork_height), (1, h));
+    assert_eq!(reorg.returned, vec![fund.id()]);
     // Branch a overtakes again: the payment is back.
     for block in a_more {
         x.handle_event(T0, Event::MinedBlock(block)).unwrap();

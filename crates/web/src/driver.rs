@@ -39,6 +39,7 @@ use crate::rtc::{describe, Link, RtcEvent};
 use crate::settings::Settings;
 use crate::socket::{SocketEvent, TextSocket};
 use crate::store::{Records, Store};
+use crate::tamper::{OfferReport, RemineInfo, Tamper};
 use crate::view::{
     parse_coins, ImportInfo, LogKind, MinerInfo, RelayInfo, SignalInfo, SignalState, StoredInfo,
     Surroundings, View,
@@ -239,6 +240,72 @@ impl Handle {
         });
     }
 
+    /// Sets the tamper lab's edit (a copy is made and checked for every view), or clears
+    /// the lab.
+    pub fn tamper(&self, tamper: Option<Tamper>) {
+        self.run(|driver| {
+            driver.tamper = tamper;
+            driver.offer = None;
+            driver.stop_remining();
+            driver.remined = None;
+            driver.dirty = true;
+        });
+    }
+
+    /// Re-mines the tamper lab's resealed copy in the mining workers (the tab stops its
+    /// own mining for it), so that a student sees what one block's work takes.
+    pub fn remine_tampered(&self) {
+        self.run(|driver| {
+            let Some(tamper) = driver.tamper else {
+                return;
+            };
+            let Ok(mut copy) = tamper.resealed(driver.node.ledger().chain()) else {
+                return;
+            };
+            let now = now();
+            driver.node.set_mining(now, None);
+            // Its `StopMining` first, or it would stop the copy's job too.
+            driver.pump();
+            copy.header.nonce = 0;
+            driver.remine = Some(RemineInfo {
+                started: now,
+                difficulty: copy.header.difficulty,
+                found: None,
+                interrupted: false,
+            });
+            driver.remined = None;
+            driver.miners.mine(copy);
+            driver.dirty = true;
+        });
+    }
+
+    /// Announces the tamper lab's resealed copy to every peer, which will fetch it,
+    /// refuse it and score this tab for it: the lab shows the cost beforehand.
+    pub fn offer_tampered(&self) {
+        self.run(|driver| {
+            let Some(tamper) = driver.tamper else {
+                return;
+            };
+            let chain = driver.node.ledger().chain();
+            match tamper.offer(chain, driver.node.config(), driver.remined.clone(), now()) {
+                Ok((block, mut report)) => {
+                    let hash = block.hash();
+                    report.peers = driver.node.offer_block(now(), block);
+                    let text = format!(
+                        "offered a tampered copy of block {} as {} to {} peers",
+                        tamper.block.short(),
+                        hash.short(),
+                        report.peers
+                    );
+                    driver.log.push(now(), LogKind::Warning, text);
+                    driver.offer = Some(report);
+                }
+                Err(error) => driver.warn(format!("nothing to offer: {error}")),
+            }
+            driver.dirty = true;
+        });
+    }
+
     /// Offers the room's chain as a file to download.
     pub fn save_chain(&self) {
         self.run(Driver::save_chain);
@@ -397,6 +464,12 @@ struct Driver {
     import: Option<ImportInfo>,
     /// The block the page's inspector asks for.
     inspect: Option<Hash>,
+    /// The tamper lab's edit, and its last offer to peers.
+    tamper: Option<Tamper>,
+    /// The workers re-mining the lab's copy, and the block once they solved it.
+    remine: Option<RemineInfo>,
+    remined: Option<Block>,
+    offer: Option<OfferReport>,
     /// `pagehide` came: the node said goodbye and everything is closed.
     closed: bool,
     log: Log,
@@ -409,13 +482,14 @@ impl Driver {
     fn new(settings: Settings, sink: Sink<Input>) -> Driver {
         let now = now();
         let key = identity::load_or_create();
-        let node = Node::new(
-            Config::default(),
-            key.clone(),
-            settings.params(),
-            random_u64(),
-            now,
-        );
+        let mut config = Config::default();
+        if let Some(links) = settings.links {
+            // One slot above the target takes a newcomer in: with none, a group of tabs
+            // that filled each other's slots would shut the rest of the room out.
+            config.target_peers = links;
+            config.max_peers = links + 1;
+        }
+        let node = Node::new(config, key.clone(), settings.params(), random_u64(), now);
         let location = window().location();
         let url = settings.signal_url(
             &location.protocol().unwrap_or_default(),
@@ -464,6 +538,10 @@ impl Driver {
             rewrite: HashSet::new(),
             import: None,
             inspect: None,
+            tamper: None,
+            remine: None,
+            remined: None,
+            offer: None,
             closed: false,
             log,
             dirty: true,
@@ -511,8 +589,19 @@ impl Driver {
                     self.warn(format!("mining worker {} failed", report.worker));
                 }
                 if let Some(block) = self.miners.on_report(report, now) {
-                    if let Err(err) = self.node.handle_event(now, Event::MinedBlock(block)) {
-                        self.warn(format!("{err}"));
+                    match &mut self.remine {
+                        // The lab's copy, not a block for the chain.
+                        Some(remine) if remine.found.is_none() && !remine.interrupted => {
+                            remine.found = Some((now, block.hash().to_string()));
+                            self.remined = Some(block);
+                            self.dirty = true;
+                        }
+                        _ => {
+                            if let Err(err) = self.node.handle_event(now, Event::MinedBlock(block))
+                            {
+                                self.warn(format!("{err}"));
+                            }
+                        }
                     }
                 }
             }
@@ -1200,7 +1289,10 @@ impl Driver {
                 Ok(signal) => self.links.handle_signal(now, from, Route::Mesh, signal),
                 Err(err) => self.warn(format!("unreadable signal relayed from {from}: {err}")),
             },
-            Action::MineTemplate(template) => self.miners.mine(template),
+            Action::MineTemplate(template) => {
+                self.stop_remining();
+                self.miners.mine(template);
+            }
             Action::StopMining => self.miners.stop(),
             Action::StoreBlock(block) => {
                 if self.store.is_some() {
@@ -1306,6 +1398,20 @@ impl Driver {
         Ok((id.to_string(), spent))
     }
 
+    /// The tab's own mining (or a new edit) takes the workers back from the lab's copy.
+    /// Their job ends here, so that a late solution never reaches the node as mined.
+    fn stop_remining(&mut self) {
+        if let Some(remine) = self
+            .remine
+            .as_mut()
+            .filter(|r| r.found.is_none() && !r.interrupted)
+        {
+            remine.interrupted = true;
+            self.miners.stop();
+            self.dirty = true;
+        }
+    }
+
     // The view.
 
     fn warn(&mut self, text: String) {
@@ -1376,6 +1482,9 @@ impl Driver {
             corrupt: self.corrupt,
             import: self.import.clone(),
             inspect: self.inspect,
+            tamper: self.tamper,
+            remine: self.remine.clone(),
+            offer: self.offer.clone(),
             stored: StoredInfo {
                 height: self.durable.height(self.node.ledger().chain()),
                 writing: self.durable.pending(),

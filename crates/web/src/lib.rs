@@ -12,7 +12,7 @@
 //!   tab (sessionStorage); `wallet_store`: the wallet, per profile (IndexedDB);
 //! - `js`: the clock, randomness, timers and the one place closures are leaked.
 //!
-//! The parts that need no browser ([`settings`], [`durable`], [`chainfile`], [`backup`], [`inspect`], [`sdp`], [`names`], [`path`], [`view`],
+//! The parts that need no browser ([`settings`], [`durable`], [`chainfile`], [`backup`], [`inspect`], [`forks`], [`gossip`], [`map`], [`tamper`], [`sdp`], [`names`], [`path`], [`view`],
 //! [`record`], [`wire`], [`hashrate`], [`log`]) build and test natively.
 
 #![forbid(unsafe_code)]
@@ -20,13 +20,17 @@
 pub mod backup;
 pub mod chainfile;
 pub mod durable;
+pub mod forks;
+pub mod gossip;
 pub mod hashrate;
 pub mod inspect;
 pub mod log;
+pub mod map;
 pub mod names;
 pub mod path;
 pub mod record;
 pub mod settings;
+pub mod tamper;
 pub mod view;
 pub mod wire;
 

@@ -10,6 +10,8 @@
 //! (comma-separated `wss://` URLs) to meet the room through as well; a page with no
 //! signaling server uses [`tabchain_nostr::DEFAULT_RELAYS`] without it. `?secret=` is
 //! the room's password there: tabs with another secret never meet through the relays.
+//! `?links=` sets how many peers a tab links to (one more at most, for a newcomer;
+//! default: the node's), so that a small class sees gossip cross several hops.
 
 use tabchain_core::Params;
 use tabchain_signal::{IceServer, RoomName, RoomNameError};
@@ -23,6 +25,9 @@ pub const BLOCK_TIMES: std::ops::RangeInclusive<u64> = 1..=600;
 /// Workers a page may ask for: more would only fight over the same cores.
 pub const MAX_WORKERS: usize = 16;
 
+/// Links a page may cap itself to: one is a chain of tabs, not a mesh.
+pub const LINKS: std::ops::RangeInclusive<usize> = 2..=32;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     pub room: RoomName,
@@ -32,6 +37,8 @@ pub struct Settings {
     /// Seconds per block retargeting aims for; `None` keeps the classroom default.
     pub block_time: Option<u64>,
     pub workers: Option<usize>,
+    /// Peers to link to (one more is taken in); `None` keeps the node's default.
+    pub links: Option<usize>,
     /// A `ws://` or `wss://` URL of the signaling server's `/ws`, without the room.
     pub signal: Option<String>,
     pub ice: Vec<IceServer>,
@@ -51,6 +58,8 @@ pub enum SettingsError {
     BlockTime(String),
     #[error("workers must be a whole number from 1 to {MAX_WORKERS}, not {0:?}")]
     Workers(String),
+    #[error("links must be a whole number from 2 to 32, not {0:?}")]
+    Links(String),
     #[error("signal must be a ws:// or wss:// URL, not {0:?}")]
     Signal(String),
     #[error("ice servers must be stun:, turn: or turns: URLs, not {0:?}")]
@@ -70,6 +79,7 @@ impl Settings {
             difficulty: None,
             block_time: None,
             workers: None,
+            links: None,
             signal: None,
             ice: Vec::new(),
             relays: None,
@@ -106,6 +116,15 @@ impl Settings {
                             .ok()
                             .filter(|n| (1..=MAX_WORKERS).contains(n))
                             .ok_or(SettingsError::Workers(value))?,
+                    );
+                }
+                "links" => {
+                    settings.links = Some(
+                        value
+                            .parse()
+                            .ok()
+                            .filter(|n| LINKS.contains(n))
+                            .ok_or(SettingsError::Links(value))?,
                     );
                 }
                 "signal" => {
@@ -247,6 +266,9 @@ mod tests {
         .unwrap();
         assert_eq!(settings.room.as_str(), "class-1");
         assert_eq!(settings.workers, Some(3));
+        assert_eq!(settings.links, None);
+        assert_eq!(Settings::from_query("links=3").unwrap().links, Some(3));
+        assert!(Settings::from_query("links=1").is_err());
         assert_eq!(settings.params().initial_difficulty, 20_000);
         assert_eq!(settings.params().target_block_ms, 2_000);
         assert_ne!(

@@ -10,9 +10,13 @@ use tabchain_core::{Address, Block, Chain, Hash, NodeId, Timestamp, Transaction,
 use tabchain_node::{Node, PeerState};
 use tabchain_nostr::RelayStatus;
 
+use crate::forks::ForkInfo;
+use crate::gossip::TrailInfo;
 use crate::inspect::BlockDetail;
+use crate::map::MapInfo;
 use crate::names::friendly_name;
 use crate::path::PathInfo;
+use crate::tamper::{OfferReport, RemineInfo, Tamper, TamperReport};
 
 /// Blocks the chain panel lists.
 pub const RECENT_BLOCKS: usize = 12;
@@ -28,6 +32,20 @@ pub struct View {
     pub log: Vec<LogLine>,
     /// The block the inspector shows, if the page asked for one the node holds.
     pub inspected: Option<BlockDetail>,
+    pub forks: ForkInfo,
+    /// The gossip trail of the inspected block, or of the tip.
+    pub trail: Option<TrailInfo>,
+    pub map: MapInfo,
+    pub tamper: TamperInfo,
+}
+
+/// The tamper lab's state: the edited copy's report (or why there is none) and the last
+/// offer to peers.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TamperInfo {
+    pub report: Option<Result<TamperReport, String>>,
+    pub remine: Option<RemineInfo>,
+    pub offer: Option<OfferReport>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -301,6 +319,10 @@ pub struct Surroundings<'a> {
     pub import: Option<ImportInfo>,
     /// The block the page asked to inspect.
     pub inspect: Option<Hash>,
+    /// The tamper lab's edit, and its last offer to peers.
+    pub tamper: Option<Tamper>,
+    pub remine: Option<RemineInfo>,
+    pub offer: Option<OfferReport>,
     pub log: &'a VecDeque<LogLine>,
 }
 
@@ -308,6 +330,8 @@ impl View {
     pub fn build(node: &Node, around: Surroundings<'_>, now: Timestamp) -> View {
         let chain = node.ledger().chain();
         let balance = node.balance(&around.address);
+        let peers = peers(node, &around.dialing, &around.paths, now);
+        let hashrate = around.miner.hashrate;
         View {
             node: NodeInfo {
                 id: node.id().to_string(),
@@ -316,7 +340,8 @@ impl View {
                 error: None,
             },
             signal: around.signal,
-            peers: peers(node, &around.dialing, &around.paths, now),
+            map: MapInfo::of(node, &peers.live),
+            peers,
             chain: ChainInfo {
                 height: node.height(),
                 tip: node.tip().to_string(),
@@ -354,6 +379,17 @@ impl View {
             inspected: around
                 .inspect
                 .and_then(|hash| BlockDetail::of(chain, &hash, &around.address)),
+            forks: ForkInfo::of(node, &around.address),
+            trail: TrailInfo::of(node, &around.inspect.unwrap_or_else(|| node.tip())),
+            tamper: TamperInfo {
+                report: around.tamper.map(|tamper| {
+                    tamper
+                        .report(chain, hashrate)
+                        .map_err(|error| error.to_string())
+                }),
+                remine: around.remine,
+                offer: around.offer,
+            },
         }
     }
 
@@ -560,6 +596,9 @@ mod tests {
                 stored: StoredInfo::default(),
                 import: None,
                 inspect: None,
+                tamper: None,
+                remine: None,
+                offer: None,
                 log: &log,
             },
             now,

@@ -1,0 +1,127 @@
+//! The gossip trail: how one block (the inspected one, else the tip) spread through this
+//! node, in order and in plain words: who said they had it, whom it was fetched from,
+//! which announcements were ignored as duplicates, whom this node told, and who fetched
+//! it from here.
+
+use leptos::prelude::*;
+use tabchain_core::Timestamp;
+use tabchain_web::gossip::{Step, TrailInfo};
+
+use crate::format::{abbreviate, clock, duration};
+
+#[component]
+pub fn GossipTrailPanel(trail: Memo<Option<TrailInfo>>) -> impl IntoView {
+    view! {
+        <section class="panel trail">
+            <h2>"Gossip trail"</h2>
+            <p class="hint">
+                "Gossip: a node that gets a new block tells its peers \"I have it\" (an "
+                <code>"Inv"</code> "). A peer that lacks it asks for it (" <code>"GetData"</code>
+                ") and tells its own peers in turn. A node that already has the block ignores the news: the hash says it is the same block."
+            </p>
+            {move || match trail.get() {
+                Some(t) => steps(&t).into_any(),
+                None => view! { <p class="empty">"Nothing to show yet: no block has reached this tab by gossip."</p> }.into_any(),
+            }}
+        </section>
+    }
+}
+
+fn steps(trail: &TrailInfo) -> impl IntoView {
+    let start = [
+        trail.announced.first().map(|s| s.at),
+        trail.arrived.as_ref().map(|(_, at)| *at),
+    ]
+    .into_iter()
+    .flatten()
+    .min();
+    let after = move |at: Timestamp| match start {
+        Some(start) if at > start => format!("{} (+{})", clock(at), duration(at.since(start))),
+        _ => clock(at),
+    };
+    let mut lines: Vec<(Timestamp, &'static str, Option<String>, String)> = Vec::new();
+    for (i, s) in trail.announced.iter().enumerate() {
+        let text = if i == 0 {
+            format!(
+                "{} said it has this block (Inv). New to this tab, so it asked for it.",
+                s.name
+            )
+        } else {
+            format!("{} said so too; this tab had already asked.", s.name)
+        };
+        lines.push((s.at, "announced", Some(s.id.clone()), text));
+    }
+    if let Some((from, at)) = &trail.arrived {
+        let text = match from {
+            Some(s) => format!(
+                "The block came from {} ({} bytes) and checked out: stored.",
+                s.name, trail.bytes_in
+            ),
+            None if trail.mined => "This tab mined it.".to_owned(),
+            None => "It was loaded here.".to_owned(),
+        };
+        lines.push((*at, "arrived", from.as_ref().map(|s| s.id.clone()), text));
+    }
+    for s in &trail.ignored {
+        lines.push((
+            s.at,
+            "ignored",
+            Some(s.id.clone()),
+            format!(
+                "{} announced it again: ignored, a duplicate (same hash).",
+                s.name
+            ),
+        ));
+    }
+    if !trail.told.is_empty() {
+        let at = trail.told[0].at;
+        lines.push((
+            at,
+            "told",
+            None,
+            format!(
+                "This tab told {}: {}.",
+                count(trail.told.len()),
+                names(&trail.told)
+            ),
+        ));
+    }
+    for s in &trail.served {
+        lines.push((
+            s.at,
+            "served",
+            Some(s.id.clone()),
+            format!("{} fetched it from this tab.", s.name),
+        ));
+    }
+    lines.sort_by_key(|(at, ..)| *at);
+    view! {
+        <p class="trail-of" data-testid="gossip-trail" data-hash=trail.hash.clone() data-bytes-in=trail.bytes_in.to_string() data-bytes-out=trail.bytes_out.to_string()>
+            "Block " {trail.height} " " <code>{abbreviate(&trail.hash)}</code>
+            {format!(" · {} bytes in, {} bytes out", trail.bytes_in, trail.bytes_out)}
+        </p>
+        <ol class="trail-steps">
+            {lines.into_iter().map(|(at, kind, peer, text)| view! {
+                <li data-testid="trail-step" data-kind=kind data-peer-id=peer.unwrap_or_default()>
+                    <time>{after(at)}</time> " " {text}
+                </li>
+            }).collect_view()}
+        </ol>
+    }
+}
+
+fn count(n: usize) -> String {
+    if n == 1 {
+        "1 peer".to_owned()
+    } else {
+        format!("{n} peers")
+    }
+}
+
+fn names(steps: &[Step]) -> String {
+    steps
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
