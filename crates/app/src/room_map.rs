@@ -75,14 +75,17 @@ fn draw(map: &MapInfo) -> impl IntoView {
             let own = node.hops == 0;
             view! {
                 <g
-                    class=format!("map-node hops-{}", node.hops)
+                    class=format!("map-node hops-{}{}", node.hops, if node.roles.contains(&"keeper") { " keeper" } else { "" })
                     data-testid="map-node"
                     data-peer-id=node.id.clone()
                     data-hops=node.hops.to_string()
+                    data-roles=node.roles.join(" ")
                 >
-                    <title>{format!("{} {}", node.name, node.id)}</title>
+                    <title>{format!("{} {} {}", node.name, node.roles.join(", "), node.id)}</title>
                     <circle cx=x cy=y r=if own { 14.0 } else { 9.0 } />
-                    <text x=x y=y + if own { 28.0 } else { 21.0 } text-anchor="middle">{node.name.clone()}</text>
+                    <text x=x y=y + if own { 28.0 } else { 21.0 } text-anchor="middle">
+                        {if node.roles.contains(&"keeper") { format!("{} · keeper", node.name) } else { node.name.clone() }}
+                    </text>
                 </g>
             }
         })

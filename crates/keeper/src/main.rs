@@ -36,6 +36,9 @@ struct Args {
     /// IPv4 address of the machine).
     #[arg(long = "ice-ip", value_name = "IP")]
     ice_ips: Vec<IpAddr>,
+    /// Measure this machine's mining speed on one core for 3 s, print it and exit.
+    #[arg(long)]
+    hashrate: bool,
 }
 
 #[tokio::main]
@@ -46,6 +49,11 @@ async fn main() {
         )
         .init();
     let args = Args::parse();
+    if args.hashrate {
+        let rate = tabchain_keeper::miner::measure_hashrate(3.0);
+        println!("{rate:.0} hashes/s on one core ({:.1} MH/s)", rate / 1e6);
+        return;
+    }
     let settings = Settings {
         block_time: args.block_time,
         difficulty: args.difficulty,

@@ -63,6 +63,27 @@ impl Drop for Miner {
     }
 }
 
+/// Hashes per second of this machine's search on one core, measured over `seconds`
+/// on a block no room would take: for comparing with a tab's worker side by side.
+#[allow(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    reason = "a wall-clock measurement, outside any node"
+)]
+pub fn measure_hashrate(seconds: f64) -> f64 {
+    let mut header = tabchain_core::Params::new("hashrate").genesis().header;
+    header.difficulty = u64::MAX;
+    let pow = PowSearch::new(&header);
+    let started = std::time::Instant::now();
+    let mut hashed = 0u64;
+    while started.elapsed().as_secs_f64() < seconds {
+        // Difficulty u64::MAX: no nonce is expected to meet it, so every one is tried.
+        let _ = pow.search(hashed..hashed + CHUNK);
+        hashed += CHUNK;
+    }
+    hashed as f64 / started.elapsed().as_secs_f64()
+}
+
 fn search(job: &(Mutex<Job>, Condvar), found: &UnboundedSender<Block>) {
     let (lock, wake) = job;
     let mut seen = 0;

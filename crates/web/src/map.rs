@@ -22,6 +22,9 @@ pub struct MapNode {
     pub name: String,
     /// 0 for this node, 1 for its peers, 2 for their peers.
     pub hops: u8,
+    /// What it said it does, for this node and its linked peers (`keeper`, `miner`…);
+    /// empty for nodes only heard of.
+    pub roles: Vec<&'static str>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,10 +43,18 @@ impl MapInfo {
         let mut map = MapInfo::default();
         let mut add = |map: &mut MapInfo, id: NodeId, hops: u8| -> usize {
             *index.entry(id).or_insert_with(|| {
+                let roles = if id == node.id() {
+                    node.config().roles.names()
+                } else {
+                    node.peer(&id)
+                        .map(|peer| peer.roles().names())
+                        .unwrap_or_default()
+                };
                 map.nodes.push(MapNode {
                     id: id.to_string(),
                     name: friendly_name(&id),
                     hops,
+                    roles,
                 });
                 map.nodes.len() - 1
             })
