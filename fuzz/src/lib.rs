@@ -23,12 +23,13 @@ use tabchain_core::{
     Transaction,
 };
 use tabchain_miner::{FromMiner, Job, ToMiner};
+use tabchain_node::link::sdp;
 use tabchain_node::link::{Links, Route, Signal};
 use tabchain_node::message::SignedSignal;
 use tabchain_node::{Message, MessageKind, PROTOCOL_VERSION};
 use tabchain_signal::{ClientMessage, RoomName, ServerMessage};
 use tabchain_web::wire::Broadcast;
-use tabchain_web::{record, sdp, wire};
+use tabchain_web::{record, wire};
 
 /// A target's body: it takes libFuzzer's input and panics when a property breaks.
 pub type Body = fn(&[u8]);
@@ -678,7 +679,14 @@ pub fn samples() -> Vec<(&'static str, Vec<u8>)> {
     }
 
     // Peer frames: one of each kind.
-    let version = tabchain_node::Version::new(&peer, genesis, chain.height(), tip, b"binding");
+    let version = tabchain_node::Version::new(
+        &peer,
+        genesis,
+        chain.height(),
+        tip,
+        tabchain_node::Roles::TAB,
+        b"binding",
+    );
     let messages = vec![
         Message::Version(version),
         Message::Verack,

@@ -141,11 +141,13 @@ impl Conn {
             .is_ok_and(|receive| self.rtc.accepts(&Input::Receive(now, receive)))
     }
 
-    /// A datagram for this link. Anything str0m cannot parse is dropped.
+    /// A datagram for this link. One str0m cannot parse or refuses is dropped, not
+    /// fatal: anyone on the network can send a datagram from the peer's address, and
+    /// must not be able to end the link with it.
     pub fn receive(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, bytes: &[u8]) {
         if let Ok(receive) = Receive::new(Protocol::Udp, from, to, bytes) {
             if let Err(err) = self.rtc.handle_input(Input::Receive(now, receive)) {
-                self.close_with(format!("the WebRTC stack failed: {err}"));
+                tracing::debug!("dropped a datagram from {from}: {err}");
             }
         }
     }
@@ -236,4 +238,104 @@ impl Conn {
 fn fingerprint(print: &str0m::crypto::Fingerprint) -> String {
     let hex: Vec<String> = print.bytes.iter().map(|b| format!("{b:02X}")).collect();
     sdp::fingerprint(&print.hash_func, &hex.join(":"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::disallowed_methods,
+        reason = "a start instant for a simulated clock"
+    )]
+
+    use std::time::Duration;
+
+    use super::*;
+
+    const A: &str = "127.0.0.1:40001";
+    const B: &str = "127.0.0.1:40002";
+
+    /// Carries each side's datagrams to the other for `ms` of simulated time; returns
+    /// what each side reported.
+    fn run(
+        a: &mut Conn,
+        b: &mut Conn,
+        now: &mut Instant,
+        ms: u64,
+    ) -> (Vec<ConnEvent>, Vec<ConnEvent>) {
+        let (mut seen_a, mut seen_b) = (Vec::new(), Vec::new());
+        for _ in 0..ms / 5 {
+            *now += Duration::from_millis(5);
+            a.handle_timeout(*now);
+            b.handle_timeout(*now);
+            let mut to_b = Vec::new();
+            let (events, _) = a.poll(|d| to_b.push((d.source, d.destination, d.contents.to_vec())));
+            seen_a.extend(events);
+            for (from, to, bytes) in to_b {
+                b.receive(*now, from, to, &bytes);
+            }
+            let mut to_a = Vec::new();
+            let (events, _) = b.poll(|d| to_a.push((d.source, d.destination, d.contents.to_vec())));
+            seen_b.extend(events);
+            for (from, to, bytes) in to_a {
+                a.receive(*now, from, to, &bytes);
+            }
+        }
+        (seen_a, seen_b)
+    }
+
+    #[test]
+    fn two_links_open_agree_on_the_binding_and_shrug_off_garbage() {
+        let mut now = Instant::now();
+        let (a_addr, b_addr): (SocketAddr, SocketAddr) = (A.parse().unwrap(), B.parse().unwrap());
+        let (mut a, offer) = Conn::offer(now, &[a_addr]);
+        let (mut b, answer) = Conn::answer(now, &[b_addr], &offer).unwrap();
+        a.accept_answer(&answer).unwrap();
+        let (seen_a, seen_b) = run(&mut a, &mut b, &mut now, 3_000);
+        assert!(seen_a.contains(&ConnEvent::Open) && seen_b.contains(&ConnEvent::Open));
+        let binding = a.binding().expect("DTLS is done");
+        assert_eq!(
+            Some(binding),
+            b.binding(),
+            "both ends sign the same binding"
+        );
+
+        // Tried: datagrams from the peer's own address that are no protocol at all,
+        // cut-short STUN, DTLS and RTP headers, and an empty one.
+        let garbage: [&[u8]; 6] = [
+            b"",
+            b"\x00\x01\x00\x08\x21\x12\xa4\x42",
+            &[22, 254, 253, 0, 0, 0, 0, 0, 0, 0, 9, 0, 40],
+            &[23, 254, 253, 0, 1, 0, 0, 0, 0, 0, 5, 0, 4, 1, 2, 3, 4],
+            &[0x80; 64],
+            &[0xff; 1200],
+        ];
+        for bytes in garbage {
+            b.receive(now, a_addr, b_addr, bytes);
+            a.receive(now, b_addr, a_addr, bytes);
+        }
+        a.send(b"still here".to_vec());
+        let (seen_a, seen_b) = run(&mut a, &mut b, &mut now, 500);
+        assert!(
+            seen_b.contains(&ConnEvent::Message(b"still here".to_vec())),
+            "{seen_b:?}"
+        );
+        assert!(!seen_a
+            .iter()
+            .chain(&seen_b)
+            .any(|e| matches!(e, ConnEvent::Closed(_))));
+    }
+
+    #[test]
+    fn an_offer_with_two_fingerprints_is_refused_by_name() {
+        let now = Instant::now();
+        let (_, offer) = Conn::offer(now, &["127.0.0.1:40003".parse().unwrap()]);
+        // Tried: the man in the middle's session-level fingerprint before the real one.
+        let forged = offer.replacen(
+            "a=fingerprint:",
+            "a=fingerprint:sha-256 AA:AA:AA:AA\r\na=fingerprint:",
+            1,
+        );
+        let err = Conn::answer(now, &["127.0.0.1:40004".parse().unwrap()], &forged).unwrap_err();
+        assert!(err.contains("2 DTLS fingerprints"), "{err}");
+    }
 }
