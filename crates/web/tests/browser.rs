@@ -4,8 +4,9 @@
 #![cfg(target_arch = "wasm32")]
 
 use tabchain_core::{pow, BlockError, Params, Timestamp};
+use tabchain_node::link::sdp;
 use tabchain_web::store::Store;
-use tabchain_web::{record, sdp, stats};
+use tabchain_web::{record, stats};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
