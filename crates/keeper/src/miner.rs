@@ -126,3 +126,37 @@ fn search(job: &(Mutex<Job>, Condvar), found: &UnboundedSender<Block>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tabchain_core::{Ledger, Params, SecretKey, Timestamp};
+    use tokio::sync::mpsc;
+
+    use super::*;
+
+    #[test]
+    fn the_thread_solves_the_latest_template_only() {
+        let mut params = Params::new("keeper-miner");
+        params.initial_difficulty = 5_000;
+        let ledger = Ledger::new(params);
+        let pay_to = SecretKey::from_seed([4; 32]).public_key().address();
+        let (found, mut solved) = mpsc::unbounded_channel();
+        let miner = Miner::start(found);
+        let old = ledger.template(pay_to, Timestamp(1));
+        let new = ledger.template(pay_to, Timestamp(2));
+        miner.mine(old);
+        miner.mine(new.clone());
+        let block = solved.blocking_recv().expect("a solution");
+        assert!(block.header.meets_difficulty(), "a real proof of work");
+        // A solution to the replaced template may have raced out before the switch;
+        // after it, only the latest one's.
+        let block = if block.header.time == Timestamp(1) {
+            solved.blocking_recv().expect("a solution")
+        } else {
+            block
+        };
+        assert_eq!(block.header.time, new.header.time);
+        assert_eq!(block.transactions, new.transactions);
+        miner.stop();
+    }
+}

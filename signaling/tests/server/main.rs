@@ -4,6 +4,7 @@
 mod abuse;
 mod common;
 mod exhaustion;
+mod keep;
 mod rooms;
 mod site;
 mod stun;
