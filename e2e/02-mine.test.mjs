@@ -4,7 +4,8 @@
 // stops as soon as it shows height >= 1 (at the test difficulty it may find a few blocks
 // before the click lands). Every tab's block rows are read every 25 ms; for every block
 // the miner showed, each other tab must show the same block within 2 s of the miner's
-// first showing it, and at the end all tabs show the miner's height and tip. A full-page
+// first showing it, and at the end all tabs show the miner's height and tip, with the
+// miner's friendly name in the tip's miner column. A full-page
 // screenshot of every tab is saved to e2e/artifacts/.
 
 import assert from 'node:assert/strict';
@@ -43,6 +44,14 @@ test('a block mined in one tab reaches every tab within 2 s', { timeout: 120_000
     for (const tab of tabs) {
       assert.equal(tab.last.height, end.height, `${tab.label} height`);
       assert.equal(tab.last.tip, end.tip, `${tab.label} tip`);
+    }
+    // The miner's blocks are "you" in its own chain table, and go by its friendly name
+    // (the one in the peers panel) in the others': it proved its wallet address in the
+    // handshake.
+    assert.equal(miner.last.blocks[0].miner, 'you');
+    for (const tab of others) {
+      const name = tab.last.peers.find((p) => p.id === miner.nodeId).name;
+      assert.equal(tab.last.blocks[0].miner, name, `${tab.label} names the miner`);
     }
     const files = await world.screenshots('end');
     log(`screenshots: ${files.join(', ')}`);

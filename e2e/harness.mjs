@@ -414,6 +414,7 @@ function readPage() {
   const num = (v) => (v === null || v === undefined || v === '' ? null : Number(v));
   const peers = [...document.querySelectorAll('[data-testid="peer-row"]')].map((row) => ({
     id: row.dataset.peerId ?? null,
+    name: text(row.querySelector('.peer-name')),
     state: row.dataset.state ?? null,
     rtt: text(row.querySelector('[data-testid="peer-rtt"]')),
     path: text(row.querySelector('[data-testid="peer-path"]')),
@@ -427,6 +428,7 @@ function readPage() {
   const blocks = [...document.querySelectorAll('[data-testid="block-row"]')].map((row) => ({
     height: num(row.dataset.height),
     hash: row.dataset.hash ?? null,
+    miner: text(row.querySelector('[data-testid="block-miner"]')),
   }));
   const signal = q('signal-status');
   const stored = q('stored-blocks');

@@ -685,6 +685,7 @@ pub fn samples() -> Vec<(&'static str, Vec<u8>)> {
         chain.height(),
         tip,
         tabchain_node::Roles::TAB,
+        None,
         b"binding",
     );
     let messages = vec![

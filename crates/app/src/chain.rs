@@ -161,7 +161,7 @@ pub fn ChainPanel(chain: Memo<ChainInfo>, handle: Handle) -> impl IntoView {
                         >
                             <td class="num">{block.height}</td>
                             <td><code title=block.hash.clone()>{abbreviate(&block.hash)}</code></td>
-                            <td>{if block.mine { "you".to_owned() } else { block.miner.clone() }}</td>
+                            <td data-testid="block-miner">{if block.mine { "you".to_owned() } else { block.miner.clone() }}</td>
                             <td class="num wide">{block.transactions}</td>
                             <td class="num">{clock(block.time)}</td>
                         </tr>

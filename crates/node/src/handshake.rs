@@ -8,12 +8,14 @@
 //! peer can pose as someone else, and a `Version` cannot be replayed on another link.
 
 use serde::{Deserialize, Serialize};
-use tabchain_core::{Hash, NodeId, PublicKey, SecretKey, Signature};
+use tabchain_core::{Address, Hash, NodeId, PublicKey, SecretKey, Signature};
 
 use crate::message::PROTOCOL_VERSION;
 
 /// Separates handshake signatures from every other use of a node's key.
 const DOMAIN: &[u8] = b"tabchain-link/v1";
+/// Separates a wallet's claim of its node from every other use of a wallet key.
+const PAYEE_DOMAIN: &[u8] = b"tabchain-payee/v1";
 
 /// The opening message of a link.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,9 +29,41 @@ pub struct Version {
     /// What the sender does for the room. Bits this node does not know are kept and
     /// ignored: a later role must not cut a newer node off from older ones.
     pub roles: Roles,
+    /// Where the node's mining rewards go, so peers can name the miner of a block.
+    pub payee: Option<Payee>,
     pub public_key: PublicKey,
     /// Over the domain tag `tabchain-link/v1`, `genesis` and the link's binding bytes.
     pub signature: Signature,
+}
+
+/// A node's wallet address, proven by the wallet key's signature over the node's own
+/// key: it cannot be copied into another node's `Version`, so no one can have another
+/// student's blocks shown under their name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payee {
+    pub key: PublicKey,
+    pub signature: Signature,
+}
+
+impl Payee {
+    pub fn new(wallet: &SecretKey, node: &PublicKey) -> Payee {
+        Payee {
+            key: wallet.public_key(),
+            signature: wallet.sign(&payee_bytes(node)),
+        }
+    }
+
+    pub fn address(&self) -> Address {
+        self.key.address()
+    }
+
+    fn check(&self, node: &PublicKey) -> bool {
+        self.key.verify(&payee_bytes(node), &self.signature).is_ok()
+    }
+}
+
+fn payee_bytes(node: &PublicKey) -> Vec<u8> {
+    [PAYEE_DOMAIN, node.0.as_slice()].concat()
 }
 
 /// A node's roles, as a bitfield: what a peer may expect of it.
@@ -86,6 +120,8 @@ pub enum HandshakeError {
     IdentityMismatch,
     #[error("the peer's signature over this link does not verify")]
     BadSignature,
+    #[error("the peer claims a wallet address its wallet key did not sign for it")]
+    BadPayee,
     #[error("already linked to this node")]
     DuplicateConnection,
     #[error("the peer is banned for misbehaving")]
@@ -107,7 +143,9 @@ impl HandshakeError {
     pub fn is_forgery(self) -> bool {
         matches!(
             self,
-            HandshakeError::IdentityMismatch | HandshakeError::BadSignature
+            HandshakeError::IdentityMismatch
+                | HandshakeError::BadSignature
+                | HandshakeError::BadPayee
         )
     }
 }
@@ -129,6 +167,7 @@ impl Version {
         best_height: u64,
         best_hash: Hash,
         roles: Roles,
+        payee: Option<Payee>,
         binding: &[u8],
     ) -> Version {
         Version {
@@ -137,6 +176,7 @@ impl Version {
             best_height,
             best_hash,
             roles,
+            payee,
             public_key: key.public_key(),
             signature: key.sign(&signed_bytes(&genesis, binding)),
         }
@@ -168,7 +208,11 @@ impl Version {
         }
         self.public_key
             .verify(&signed_bytes(&genesis, binding), &self.signature)
-            .map_err(|_| HandshakeError::BadSignature)
+            .map_err(|_| HandshakeError::BadSignature)?;
+        match &self.payee {
+            Some(payee) if !payee.check(&self.public_key) => Err(HandshakeError::BadPayee),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -181,7 +225,7 @@ mod tests {
         let (a, b) = (SecretKey::from_seed([1; 32]), SecretKey::from_seed([2; 32]));
         let (ga, gb) = (Hash::digest(b"room a"), Hash::digest(b"room b"));
         let a_id = a.public_key().node_id();
-        let v = Version::new(&a, ga, 0, ga, Roles::TAB, b"fingerprints");
+        let v = Version::new(&a, ga, 0, ga, Roles::TAB, None, b"fingerprints");
         let ours = b.public_key();
         assert_eq!(v.check(a_id, &ours, ga, b"fingerprints"), Ok(()));
         assert_eq!(
@@ -208,12 +252,30 @@ mod tests {
     }
 
     #[test]
+    fn a_payee_holds_only_for_the_node_its_wallet_signed_for() {
+        let (a, b) = (SecretKey::from_seed([1; 32]), SecretKey::from_seed([2; 32]));
+        let wallet = SecretKey::from_seed([3; 32]);
+        let g = Hash::digest(b"room");
+        let payee = Payee::new(&wallet, &a.public_key());
+        assert_eq!(payee.address(), wallet.public_key().address());
+        let honest = Version::new(&a, g, 0, g, Roles::TAB, Some(payee.clone()), b"link");
+        let a_id = a.public_key().node_id();
+        assert_eq!(honest.check(a_id, &b.public_key(), g, b"link"), Ok(()));
+        // Tried: B copies A's proven address into its own Version, to have A's blocks
+        // shown as B's.
+        let copied = Version::new(&b, g, 0, g, Roles::TAB, Some(payee), b"link");
+        let refused = copied.check(b.public_key().node_id(), &a.public_key(), g, b"link");
+        assert_eq!(refused, Err(HandshakeError::BadPayee));
+        assert!(HandshakeError::BadPayee.is_forgery());
+    }
+
+    #[test]
     fn unknown_role_bits_are_ignored_not_refused() {
         let a = SecretKey::from_seed([1; 32]);
         let b = SecretKey::from_seed([2; 32]);
         let g = Hash::digest(b"room");
         let future = Roles(0b1010_0110);
-        let v = Version::new(&a, g, 0, g, future, b"link");
+        let v = Version::new(&a, g, 0, g, future, None, b"link");
         assert_eq!(
             v.check(a.public_key().node_id(), &b.public_key(), g, b"link"),
             Ok(())

@@ -101,7 +101,7 @@ pub mod trail;
 
 pub use config::{Config, Gossip};
 pub use event::{Action, DropReason, Event, NodeError, NodeEvent, SignalError};
-pub use handshake::{HandshakeError, Roles, Version};
+pub use handshake::{HandshakeError, Payee, Roles, Version};
 pub use message::{DecodeError, InvItem, Message, MessageKind, PROTOCOL_VERSION};
 pub use node::Node;
 pub use peer::{DroppedPeer, Peer, PeerState};

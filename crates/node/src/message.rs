@@ -198,7 +198,8 @@ impl MessageKind {
         const ITEM: usize = 33;
         const HEADER: usize = 100; // the largest postcard encoding of a Header is 99
         match self {
-            MessageKind::Version => 256,
+            // Its largest encoding, with a payee, is 274 bytes.
+            MessageKind::Version => 384,
             MessageKind::Verack | MessageKind::Goodbye | MessageKind::GetPeers => 2,
             MessageKind::Ping | MessageKind::Pong => 12,
             MessageKind::Inv | MessageKind::GetData | MessageKind::NotFound => {
@@ -327,7 +328,7 @@ mod tests {
         let genesis = Params::for_tests("m").genesis();
         let hash = genesis.hash();
         vec![
-            Message::Version(Version::new(&key, hash, 3, hash, Roles::TAB, b"link")),
+            Message::Version(Version::new(&key, hash, 3, hash, Roles::TAB, None, b"link")),
             Message::Verack,
             Message::Ping { nonce: u64::MAX },
             Message::Pong { nonce: 7 },

@@ -14,7 +14,7 @@ use crate::config::{Config, Gossip};
 use crate::discovery::AddressBook;
 use crate::event::{Action, DropReason, Event, NodeError, NodeEvent, SignalError};
 use crate::gossip::{Fetcher, KnownSet};
-use crate::handshake::{HandshakeError, Version};
+use crate::handshake::{HandshakeError, Payee, Version};
 use crate::liveness::{Liveness, Pong};
 use crate::message::{
     DecodeError, InvItem, Message, MessageKind, SignedSignal, MAX_HEADERS, MAX_INV_ITEMS,
@@ -31,6 +31,8 @@ use crate::trail::{Trail, Trails};
 
 /// Node ids remembered for dialling.
 const KNOWN_PEERS: usize = 1_024;
+/// Proven wallet addresses remembered to name miners: a class's tabs several times over.
+const MAX_PAYEES: usize = 1_024;
 /// Transactions recently accepted or refused, not fetched again when announced.
 const RECENT_TXS: usize = 8_192;
 /// Transactions waiting for a coin they spend to appear: its block is still on its
@@ -115,6 +117,11 @@ pub struct Node {
     now: Timestamp,
     peers: BTreeMap<NodeId, Peer>,
     dropped: DroppedList,
+    /// Our wallet's proven address, for our `Version`s.
+    payee: Option<Payee>,
+    /// Wallet addresses peers proved in their `Version`s, to name a block's miner
+    /// after its tab has gone; at most [`MAX_PAYEES`].
+    payees: BTreeMap<Address, NodeId>,
     book: AddressBook,
     fetcher: Fetcher,
     sync: HeaderSync,
@@ -178,6 +185,8 @@ impl Node {
             now,
             peers: BTreeMap::new(),
             dropped: DroppedList::new(),
+            payee: None,
+            payees: BTreeMap::new(),
             book: AddressBook::new(id, KNOWN_PEERS),
             fetcher: Fetcher::default(),
             sync: HeaderSync::default(),
@@ -254,6 +263,11 @@ impl Node {
 
     pub fn peer(&self, id: &NodeId) -> Option<&Peer> {
         self.peers.get(id)
+    }
+
+    /// The node that proved `address` its wallet's in a handshake, if any did.
+    pub fn payee_of(&self, address: &Address) -> Option<NodeId> {
+        self.payees.get(address).copied()
     }
 
     /// Recently dropped peers with why and when, oldest first.
@@ -469,6 +483,12 @@ impl Node {
     }
 
     /// Starts (`Some`) or stops (`None`) emitting templates paying `pay_to`.
+    /// Our wallet's address as peers will learn it from our next handshakes: `payee`
+    /// proves it with the wallet's key ([`Payee::new`]).
+    pub fn set_payee(&mut self, payee: Option<Payee>) {
+        self.payee = payee;
+    }
+
     pub fn set_mining(&mut self, now: Timestamp, pay_to: Option<Address>) {
         self.advance(now);
         self.mining = pay_to;
@@ -625,6 +645,7 @@ impl Node {
             self.height(),
             self.tip(),
             self.config.roles,
+            self.payee.clone(),
             &binding,
         );
         self.peers
@@ -849,6 +870,13 @@ impl Node {
         p.best_height = version.best_height;
         p.best_hash = version.best_hash;
         p.roles = version.roles;
+        if let Some(payee) = &version.payee {
+            let address = payee.address();
+            if self.payees.len() < MAX_PAYEES || self.payees.contains_key(&address) {
+                self.payees.insert(address, peer);
+            }
+        }
+        let p = self.peers.get_mut(&peer).expect("checked above");
         let done = p.got_verack;
         self.send(peer, &Message::Verack);
         if done {

@@ -7,7 +7,7 @@ use common::*;
 use tabchain_core::{Hash, Params, Timestamp};
 use tabchain_node::{
     Action, Config, DecodeError, DropReason, Event, HandshakeError, InvItem, Message, MessageKind,
-    Misbehaviour, NodeEvent, PeerState, Roles, Version,
+    Misbehaviour, NodeEvent, Payee, PeerState, Roles, Version,
 };
 
 fn refused(error: HandshakeError) -> DropReason {
@@ -123,6 +123,7 @@ fn a_link_to_itself_is_refused() {
         0,
         Hash::ZERO,
         Roles::TAB,
+        None,
         &[7],
     );
     x.handle_event(
@@ -572,4 +573,35 @@ fn unrequested_data_and_inv_floods_cost_points() {
         drain(&mut x).disconnects(),
         vec![(peer.id, DropReason::Misbehaved(Misbehaviour::InvFlood))]
     );
+}
+
+#[test]
+fn a_proven_wallet_address_names_its_node_and_a_copied_one_is_a_forgery() {
+    let mut x = node(1);
+    let wallet = key(40);
+    let honest = Scripted::new(2);
+    honest.open_link(&mut x, T0);
+    let Message::Version(mut version) = honest.version(&params(), 0, Hash::ZERO) else {
+        unreachable!()
+    };
+    let payee = Payee::new(&wallet, &honest.key.public_key());
+    version.payee = Some(payee.clone());
+    honest.send(&mut x, T0, &Message::Version(version));
+    assert!(drain(&mut x).disconnects().is_empty());
+    assert_eq!(x.payee_of(&wallet.public_key().address()), Some(honest.id));
+
+    // Tried: another node presents the same proof, to have the honest tab's blocks
+    // shown under its own name.
+    let thief = Scripted::new(3);
+    thief.open_link(&mut x, T0);
+    let Message::Version(mut version) = thief.version(&params(), 0, Hash::ZERO) else {
+        unreachable!()
+    };
+    version.payee = Some(payee);
+    thief.send(&mut x, T0, &Message::Version(version));
+    assert_eq!(
+        drain(&mut x).disconnects(),
+        vec![(thief.id, refused(HandshakeError::BadPayee))]
+    );
+    assert_eq!(x.payee_of(&wallet.public_key().address()), Some(honest.id));
 }

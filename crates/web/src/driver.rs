@@ -19,7 +19,7 @@ use std::rc::{Rc, Weak};
 
 use tabchain_core::{Address, Block, Hash, NodeId, OutPoint, SecretKey, Timestamp, Wallet};
 use tabchain_node::link::{LinkAction, Links, Route, Signal};
-use tabchain_node::{Action, Config, Event, Node, NodeError};
+use tabchain_node::{Action, Config, Event, Node, NodeError, Payee};
 use tabchain_nostr::{Body, Pool, PoolAction, RoomKey, DEFAULT_RELAYS};
 use tabchain_signal::{hello, Backoff, ClientMessage, IceServer, ServerMessage};
 use wasm_bindgen::prelude::*;
@@ -655,6 +655,11 @@ impl Driver {
                 (Wallet::new(SecretKey::from_seed(random_bytes())), None)
             }
         });
+        // Peers learn our wallet's address in the handshake, to name our blocks.
+        if let Some((wallet, _)) = &self.wallet {
+            let payee = Payee::new(wallet.key(), &self.key.public_key());
+            self.node.set_payee(Some(payee));
+        }
     }
 
     /// Where mined coins and payments go: the profile's wallet, once it is known.

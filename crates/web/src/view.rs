@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use tabchain_core::{Address, Block, Chain, Hash, NodeId, Timestamp, Transaction, COIN};
+use tabchain_core::{Address, Block, Hash, NodeId, Timestamp, Transaction, COIN};
 use tabchain_node::{Node, PeerState};
 use tabchain_nostr::RelayStatus;
 
@@ -348,7 +348,7 @@ impl View {
                 blocks: node
                     .recent_blocks(RECENT_BLOCKS)
                     .into_iter()
-                    .map(|block| block_row(block, chain, &around.address))
+                    .map(|block| block_row(block, node, &around.address))
                     .collect(),
                 sync: node.sync_progress(),
                 loaded: around.loaded,
@@ -457,7 +457,8 @@ fn peers(
     PeersInfo { live, dropped }
 }
 
-fn block_row(block: &Block, chain: &Chain, ours: &Address) -> BlockRow {
+fn block_row(block: &Block, node: &Node, ours: &Address) -> BlockRow {
+    let chain = node.ledger().chain();
     let hash = block.hash();
     let height = chain.height_of(&hash).unwrap_or(0);
     let payee = block
@@ -470,7 +471,11 @@ fn block_row(block: &Block, chain: &Chain, ours: &Address) -> BlockRow {
         hash: hash.to_string(),
         miner: match payee {
             _ if height == 0 => "genesis".to_owned(),
-            Some(address) => short_address(&address),
+            // A peer that proved this address its wallet's goes by its friendly name.
+            Some(address) => match node.payee_of(&address) {
+                Some(id) => friendly_name(&id),
+                None => short_address(&address),
+            },
             None => "nobody".to_owned(),
         },
         mine,

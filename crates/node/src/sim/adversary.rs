@@ -213,7 +213,7 @@ impl Sim {
         let binding = session.to_le_bytes().to_vec();
         let genesis = self.config.params.genesis().hash();
         let key = tabchain_core::SecretKey::from_seed(self.nodes[attacker].key_seed);
-        let version = Version::new(&key, genesis, 0, genesis, Roles::TAB, &binding);
+        let version = Version::new(&key, genesis, 0, genesis, Roles::TAB, None, &binding);
         let now = self.now;
         let bytes = Message::Version(version).encode();
         self.stats.from_attackers += bytes.len() as u64;

@@ -92,6 +92,7 @@ impl Scripted {
             height,
             tip,
             Roles::TAB,
+            None,
             &self.binding,
         ))
     }
