@@ -82,6 +82,7 @@ test('a kept room reaches a fresh browser after every tab closed, and after kill
     const c = await world.openTab({ room, label: 'C' });
     await reachesFromKeeper(c, keeper, s.tip, s.height);
     log(`fresh profile C reached height ${s.height} from the keeper alone`);
+    log(`screenshots: ${(await world.screenshots('kept')).join(', ')}`);
     await c.close();
 
     await world.server.kill();
