@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::{SinkExt, StreamExt};
-use tabchain_core::{Address, Block, Hash, Params, SecretKey, Timestamp};
+use tabchain_core::{Address, Block, Hash, NodeId, Params, SecretKey, Timestamp};
 use tabchain_node::link::{LinkAction, Links, Route, Signal};
 use tabchain_node::{Action, Config, Event, Node};
 use tabchain_signal::{hello, Backoff, ClientMessage, RoomName, ServerMessage};
@@ -251,7 +251,7 @@ struct Keeper {
     key: SecretKey,
     node: Node,
     links: Links,
-    conns: HashMap<tabchain_core::NodeId, Link>,
+    conns: HashMap<NodeId, Link>,
     store: Store,
     stored: usize,
     unwritten: Vec<Block>,
@@ -529,29 +529,11 @@ impl Keeper {
         match action {
             LinkAction::Offer { peer, session } => {
                 let (conn, sdp) = Conn::offer(instant, &self.hosts);
-                self.conns.insert(
-                    peer,
-                    Link {
-                        session,
-                        conn,
-                        due: Some(instant),
-                    },
-                );
-                self.links.described(peer, session, sdp);
+                self.keep(peer, session, conn, sdp, instant);
             }
             LinkAction::Answer { peer, session, sdp } => {
                 match Conn::answer(instant, &self.hosts, &sdp) {
-                    Ok((conn, sdp)) => {
-                        self.conns.insert(
-                            peer,
-                            Link {
-                                session,
-                                conn,
-                                due: Some(instant),
-                            },
-                        );
-                        self.links.described(peer, session, sdp);
-                    }
+                    Ok((conn, sdp)) => self.keep(peer, session, conn, sdp, instant),
                     Err(why) => self.links.transport_closed(peer, session, why),
                 }
             }
@@ -636,6 +618,17 @@ impl Keeper {
                 tracing::info!("link to {peer} ended: {reason}");
             }
         }
+    }
+
+    /// A new link's connection, and its description for the link manager to send.
+    fn keep(&mut self, peer: NodeId, session: u64, conn: Conn, sdp: String, now: Instant) {
+        let link = Link {
+            session,
+            conn,
+            due: Some(now),
+        };
+        self.conns.insert(peer, link);
+        self.links.described(peer, session, sdp);
     }
 
     /// Commits the blocks the node asked to store in one transaction, and deletes the

@@ -7,8 +7,8 @@ use common::*;
 use tabchain_core::{pow, BlockError};
 use tabchain_node::{DropReason, Event, Misbehaviour, NodeEvent};
 
-#[test]
-fn each_side_knows_the_tip_the_other_holds() {
+/// Two linked nodes after the first mined a block and both took it.
+fn linked_with_a_block() -> (Duo, tabchain_core::Block) {
     let mut duo = Duo::new(node(1), node(2));
     duo.link(b"ab", b"ab");
     let block = chain(1).remove(0);
@@ -17,6 +17,13 @@ fn each_side_knows_the_tip_the_other_holds() {
         .handle_event(now, Event::MinedBlock(block.clone()))
         .unwrap();
     duo.pump();
+    (duo, block)
+}
+
+#[test]
+fn each_side_knows_the_tip_the_other_holds() {
+    let (mut duo, block) = linked_with_a_block();
+    let now = duo.now;
     assert_eq!(duo.b.tip(), block.hash());
     // B heard it announced and fetched it; A served it.
     let (ida, idb) = (duo.a.id(), duo.b.id());
@@ -56,14 +63,8 @@ fn each_side_knows_the_tip_the_other_holds() {
 
 #[test]
 fn an_offered_tampered_block_is_refused_by_name_and_stored_by_nobody() {
-    let mut duo = Duo::new(node(1), node(2));
-    duo.link(b"ab", b"ab");
-    let block = chain(1).remove(0);
+    let (mut duo, block) = linked_with_a_block();
     let now = duo.now;
-    duo.a
-        .handle_event(now, Event::MinedBlock(block.clone()))
-        .unwrap();
-    duo.pump();
     // More coins to the miner, and new work so that its hash is new and meets the
     // difficulty: only the merkle root gives it away.
     let mut tampered = block.clone();
