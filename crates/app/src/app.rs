@@ -61,7 +61,7 @@ pub fn App() -> impl IntoView {
             <MinerPanel miner=miner chain=chain handle=handle.clone() />
             <WalletPanel wallet=wallet handle=handle.clone() />
             <LogPanel log=log />
-            <TamperPanel chain=chain wallet=wallet tamper=tamper handle=handle />
+            <TamperPanel chain=chain inspected=inspected wallet=wallet tamper=tamper handle=handle />
         </main>
     }
 }

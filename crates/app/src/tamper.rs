@@ -9,6 +9,7 @@ use std::str::FromStr;
 
 use leptos::prelude::*;
 use tabchain_core::{Address, Hash};
+use tabchain_web::inspect::BlockDetail;
 use tabchain_web::tamper::{Broken, Edit, OfferReport, RemineInfo, Tamper, TamperReport};
 use tabchain_web::view::{parse_coins, ChainInfo, TamperInfo, WalletInfo};
 use tabchain_web::Handle;
@@ -18,6 +19,9 @@ use crate::format::{abbreviate, duration, quantity};
 #[component]
 pub fn TamperPanel(
     chain: Memo<ChainInfo>,
+    /// The block open in the inspector: any block of the chain can be tampered with,
+    /// not only the recent ones listed.
+    inspected: Memo<Option<BlockDetail>>,
     wallet: Memo<WalletInfo>,
     tamper: Memo<TamperInfo>,
     handle: Handle,
@@ -74,6 +78,13 @@ pub fn TamperPanel(
             <div class="tamper-form">
                 <label>"block"
                     <select data-testid="tamper-block" on:change=move |ev| block.set(event_target_value(&ev))>
+                        {move || inspected.with(|open| open.as_ref()
+                            .filter(|open| open.height > 0 && chain.with(|c| c.blocks.iter().all(|b| b.hash != open.hash)))
+                            .map(|open| view! {
+                                <option value=open.hash.clone() selected=block.with(|h| *h == open.hash)>
+                                    {format!("{} · {} (open in the inspector)", open.height, abbreviate(&open.hash))}
+                                </option>
+                            }))}
                         {move || chain.with(|c| c.blocks.iter().filter(|b| b.height > 0).map(|b| view! {
                             <option value=b.hash.clone() selected=block.with(|h| *h == b.hash)>
                                 {format!("{} · {}", b.height, abbreviate(&b.hash))}
