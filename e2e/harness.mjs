@@ -438,6 +438,7 @@ function readPage() {
   const send = q('send-status');
   return {
     t: Date.now(),
+    origin: performance.timeOrigin,
     url: location.href,
     nodeId: text(q('node-id')),
     signal: signal ? (signal.dataset.state ?? null) : null,
@@ -521,8 +522,13 @@ export class Tab {
   }
 
   async snapshot() {
+    // A read still under way when `forget()` is called belongs to the page before it
+    // (a reload, say): it must not count as the new page's.
+    // Nor does a read of a document older than the latest `goto()`.
+    const epoch = this.epoch;
     const s = await this.page.evaluate(readPage);
-    this.#record(s);
+    const stale = epoch !== this.epoch || (this.navStart !== undefined && s.origin < this.navStart - 100);
+    if (!stale) this.#record(s);
     return s;
   }
 
@@ -598,6 +604,7 @@ export class Tab {
 
   /** Clears what was seen, e.g. before a reload. */
   forget() {
+    this.epoch = (this.epoch ?? 0) + 1;
     this.last = null;
     this.prevRows = null;
     this.firstSeen.clear();
