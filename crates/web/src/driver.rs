@@ -62,6 +62,11 @@ const SERVER_RETRY_LONGEST_MS: u64 = 5_000;
 /// Node-initiated closes wait this long so the `Goodbye` queued before them leaves.
 const GOODBYE_GRACE_MS: u32 = 200;
 
+/// A tab answers `hello`s on the BroadcastChannel with one `here` at most this often:
+/// every tab of the channel hears each `here`, so one answers a burst of newcomers, and
+/// a page posting thousands of forged `hello`s cannot make every tab post thousands.
+const HERE_GAP_MS: u64 = 500;
+
 /// Something that happened in the browser.
 #[derive(Debug)]
 enum Input {
@@ -451,6 +456,9 @@ struct Driver {
     local: Option<LocalRoom>,
     /// Sent with this tab's `Hello`: what an older tab with the same key must sign.
     hello_nonce: [u8; 32],
+    /// When this tab last said `here`, and when it owes the channel its next one.
+    here_at: Timestamp,
+    here_due: Option<Timestamp>,
     miners: Miners,
     store: Option<Store>,
     loaded: usize,
@@ -530,6 +538,8 @@ impl Driver {
             relays: None,
             local: None,
             hello_nonce: random_bytes(),
+            here_at: Timestamp(0),
+            here_due: None,
             store: None,
             loaded: 0,
             corrupt: 0,
@@ -638,6 +648,7 @@ impl Driver {
             self.server.retry_at = None;
             self.connect_server(now);
         }
+        self.say_here(now);
         if self.view_due.is_some_and(|at| at <= now) {
             self.view_due = None;
         }
@@ -960,11 +971,8 @@ impl Driver {
             Broadcast::Taken { .. } => {}
             Broadcast::Hello { from, .. } => {
                 if let Some(peer) = parse(&from) {
-                    if let Some(room) = &self.local {
-                        room.post(&Broadcast::Here {
-                            from: me.to_string(),
-                        });
-                    }
+                    self.here_due = Some(now.max(self.here_at.saturating_add(HERE_GAP_MS)));
+                    self.say_here(now);
                     self.links.local_here(peer);
                     let _ = self.node.handle_event(now, Event::PeersKnown(vec![peer]));
                 }
@@ -991,6 +999,20 @@ impl Driver {
     }
 
     // Links: the link manager decides, this carries it out.
+
+    /// Posts the `here` the channel is owed, once its time has come.
+    fn say_here(&mut self, now: Timestamp) {
+        if self.here_due.is_none_or(|due| due > now) {
+            return;
+        }
+        if let Some(room) = &self.local {
+            room.post(&Broadcast::Here {
+                from: self.node.id().to_string(),
+            });
+        }
+        self.here_at = now;
+        self.here_due = None;
+    }
 
     fn ice_servers(&self) -> Vec<IceServer> {
         let mut servers = self.settings.ice.clone();
@@ -1320,6 +1342,7 @@ impl Driver {
             self.links.poll_timeout(),
             (!self.conns.is_empty()).then_some(self.paths_due),
             self.server.retry_at,
+            self.here_due,
             self.relays.as_ref().and_then(|r| r.pool.poll_timeout()),
             self.view_due,
         ]
