@@ -650,10 +650,14 @@ export class Tab {
     const name = path.basename(file);
     const { value } = await waitFor(
       async () => {
-        const status = this.page.locator('[data-testid="import-status"]');
-        if (!(await status.count())) return null;
-        const state = await status.getAttribute('data-state');
-        const text = (await status.textContent()).trim();
+        // State and text in one read: between two reads the page may move on from an
+        // earlier file's verdict to this one's.
+        const status = await this.page.evaluate(() => {
+          const el = document.querySelector('[data-testid="import-status"]');
+          return el ? { state: el.dataset.state, text: el.textContent.trim() } : null;
+        });
+        if (!status) return null;
+        const { state, text } = status;
         const finished = text.startsWith(`${name}:`) && (state === 'done' || state === 'refused');
         return finished ? { state, text } : null;
       },
