@@ -120,9 +120,12 @@ pub async fn run(
         let socket = UdpSocket::bind((*ip, 0))
             .await
             .map_err(|source| KeeperError::Socket { addr: *ip, source })?;
+        let addr = socket
+            .local_addr()
+            .map_err(|source| KeeperError::Socket { addr: *ip, source })?;
         let socket = Arc::new(socket);
-        tokio::spawn(receive(Arc::clone(&socket), datagrams_tx.clone()));
-        sockets.push(socket);
+        tokio::spawn(receive(Arc::clone(&socket), addr, datagrams_tx.clone()));
+        sockets.push((addr, socket));
     }
     let (found_tx, mut found) = mpsc::unbounded_channel();
     let mut keeper = Keeper::new(&settings, key, store, sockets, found_tx)?;
@@ -225,15 +228,24 @@ async fn next_frame(server: &mut Option<ServerSocket>) -> Option<String> {
 }
 
 /// Reads one socket's datagrams into the loop, with the local address they came to.
-async fn receive(socket: Arc<UdpSocket>, sink: mpsc::Sender<(Vec<u8>, SocketAddr, SocketAddr)>) {
-    let Ok(local) = socket.local_addr() else {
-        return;
-    };
+async fn receive(
+    socket: Arc<UdpSocket>,
+    local: SocketAddr,
+    sink: mpsc::Sender<(Vec<u8>, SocketAddr, SocketAddr)>,
+) {
     let mut buf = vec![0; DATAGRAM];
     while let Ok((len, from)) = socket.recv_from(&mut buf).await {
         if sink.send((buf[..len].to_vec(), from, local)).await.is_err() {
             return;
         }
+    }
+}
+
+/// Sends a link's datagram from the socket of its source address. A full send buffer
+/// drops it, as a network would: SCTP and ICE retransmit.
+fn send(sockets: &[(SocketAddr, Arc<UdpSocket>)], datagram: &str0m::net::Transmit) {
+    if let Some((_, socket)) = sockets.iter().find(|(addr, _)| *addr == datagram.source) {
+        let _ = socket.try_send_to(&datagram.contents, datagram.destination);
     }
 }
 
@@ -256,7 +268,8 @@ struct Keeper {
     stored: usize,
     unwritten: Vec<Block>,
     forgotten: Vec<Hash>,
-    sockets: Vec<Arc<UdpSocket>>,
+    /// Each UDP socket with the local address it is bound to (a host candidate).
+    sockets: Vec<(SocketAddr, Arc<UdpSocket>)>,
     hosts: Vec<SocketAddr>,
     to_server: Vec<String>,
     joined: bool,
@@ -268,7 +281,7 @@ impl Keeper {
         settings: &Settings,
         key: SecretKey,
         store: Store,
-        sockets: Vec<Arc<UdpSocket>>,
+        sockets: Vec<(SocketAddr, Arc<UdpSocket>)>,
         found: mpsc::UnboundedSender<Block>,
     ) -> Result<Keeper, KeeperError> {
         let now = timestamp();
@@ -294,10 +307,7 @@ impl Keeper {
             node.id(),
             u64::from_le_bytes(seed[8..].try_into().expect("8 bytes")),
         );
-        let hosts = sockets
-            .iter()
-            .filter_map(|socket| socket.local_addr().ok())
-            .collect();
+        let hosts = sockets.iter().map(|(addr, _)| *addr).collect();
         let mut keeper = Keeper {
             room: settings.room.clone(),
             key,
@@ -455,16 +465,7 @@ impl Keeper {
         let mut happened = Vec::new();
         for (peer, link) in &mut self.conns {
             let sockets = &self.sockets;
-            let (events, due) = link.conn.poll(|datagram| {
-                if let Some(socket) = sockets
-                    .iter()
-                    .find(|socket| socket.local_addr().ok() == Some(datagram.source))
-                {
-                    // A full send buffer drops the datagram, as a network would:
-                    // SCTP and ICE retransmit.
-                    let _ = socket.try_send_to(&datagram.contents, datagram.destination);
-                }
-            });
+            let (events, due) = link.conn.poll(|datagram| send(sockets, &datagram));
             link.due = due;
             for event in events {
                 happened.push((*peer, link.session, event));
@@ -581,15 +582,7 @@ impl Keeper {
                     let mut link = self.conns.remove(&peer).expect("just looked");
                     link.conn.close();
                     // Its last datagrams (the goodbye, DTLS's close) still leave.
-                    let _ = link.conn.poll(|datagram| {
-                        if let Some(socket) = self
-                            .sockets
-                            .iter()
-                            .find(|socket| socket.local_addr().ok() == Some(datagram.source))
-                        {
-                            let _ = socket.try_send_to(&datagram.contents, datagram.destination);
-                        }
-                    });
+                    let _ = link.conn.poll(|datagram| send(&self.sockets, &datagram));
                 }
             }
             LinkAction::Opened { peer, session } => {
