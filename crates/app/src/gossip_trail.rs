@@ -1,7 +1,7 @@
 //! The gossip trail: how one block (the inspected one, else the tip) spread through this
 //! node, in order and in plain words: who said they had it, whom it was fetched from,
-//! which announcements were ignored as duplicates, whom this node told, and who fetched
-//! it from here.
+//! which announcements were ignored as duplicates, whom this node told, who fetched
+//! it from here and whom it was pushed to.
 
 use leptos::prelude::*;
 use tabchain_core::Timestamp;
@@ -17,7 +17,8 @@ pub fn GossipTrailPanel(trail: Memo<Option<TrailInfo>>) -> impl IntoView {
             <p class="hint">
                 "Gossip: a node that gets a new block tells its peers \"I have it\" (an "
                 <code>"Inv"</code> "). A peer that lacks it asks for it (" <code>"GetData"</code>
-                ") and tells its own peers in turn. A node that already has the block ignores the news: the hash says it is the same block."
+                ") and tells its own peers in turn. A node that already has the block ignores the news: the hash says it is the same block. "
+                "To save the round trip of asking, each tab also asks the few peers that lately told it of new blocks first to push it new ones at once, and a tab that mines a block pushes it to every peer: nobody can have it yet."
             </p>
             {move || match trail.get() {
                 Some(t) => steps(&t).into_any(),
@@ -52,7 +53,14 @@ fn steps(trail: &TrailInfo) -> impl IntoView {
         lines.push((s.at, "announced", Some(s.id.clone()), text));
     }
     if let Some((from, at)) = &trail.arrived {
+        let pushed = from
+            .as_ref()
+            .is_some_and(|s| !trail.announced.iter().any(|a| a.id == s.id));
         let text = match from {
+            Some(s) if pushed => format!(
+                "{} pushed the block to this tab without being asked ({} bytes): it checked out, stored.",
+                s.name, trail.bytes_in
+            ),
             Some(s) => format!(
                 "The block came from {} ({} bytes) and checked out: stored.",
                 s.name, trail.bytes_in
@@ -68,7 +76,7 @@ fn steps(trail: &TrailInfo) -> impl IntoView {
             "ignored",
             Some(s.id.clone()),
             format!(
-                "{} announced it again: ignored, a duplicate (same hash).",
+                "{} announced or sent it again: ignored, a duplicate (same hash).",
                 s.name
             ),
         ));
@@ -83,6 +91,19 @@ fn steps(trail: &TrailInfo) -> impl IntoView {
                 "This tab told {}: {}.",
                 count(trail.told.len()),
                 names(&trail.told)
+            ),
+        ));
+    }
+    if !trail.pushed.is_empty() {
+        let at = trail.pushed[0].at;
+        lines.push((
+            at,
+            "pushed",
+            None,
+            format!(
+                "This tab pushed it at once to {}: {}.",
+                count(trail.pushed.len()),
+                names(&trail.pushed)
             ),
         ));
     }

@@ -4,16 +4,63 @@
 
 use crate::handshake::Roles;
 
-/// How new blocks and transactions spread.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// How new blocks spread. Transactions are announced and fetched (`Inv`, `GetData`)
+/// under every strategy but [`Gossip::Flood`], which pushes them too.
+///
+/// Tabs use [`Gossip::Hybrid`]; the others are there for the simulator to compare
+/// (`sim --gossip`), as the seeds describe them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Gossip {
     /// Announce with `Inv`, send only what a peer asks for: each node receives each
-    /// block about once.
-    #[default]
+    /// block about once, a round trip and a half per hop.
     Pull,
-    /// Push every new block and transaction to every peer not known to have it. Kept
-    /// to compare against: each node receives each block about `degree` times.
+    /// Push every new block and transaction to every peer not known to have it: each
+    /// node receives each block about once per link, half a round trip per hop.
     Flood,
+    /// Push a new block to `k` random peers not known to have it, and nothing to the
+    /// rest (seed 002).
+    PushK { k: usize },
+    /// Push a new block to `k` random peers; for each that answers it had it already,
+    /// push to one more; stop after `limit` new infections or `saturation` answers of
+    /// "had it" (seed 004).
+    Infect {
+        k: usize,
+        saturation: usize,
+        limit: usize,
+    },
+    /// Pull, but each node asks the `fast` peers that most recently told it of a new
+    /// block first to push it new blocks at once (BIP152's high-bandwidth mode), and
+    /// gives up on a request after a few of the peer's round trips instead of the fixed
+    /// [`Config::request_timeout_ms`].
+    Hybrid { fast: usize },
+}
+
+impl Default for Gossip {
+    fn default() -> Self {
+        Gossip::Hybrid { fast: 3 }
+    }
+}
+
+impl Gossip {
+    /// The strategy's name, as `sim --gossip` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Gossip::Pull => "pull",
+            Gossip::Flood => "flood",
+            Gossip::PushK { .. } => "push-k",
+            Gossip::Infect { .. } => "infect",
+            Gossip::Hybrid { .. } => "hybrid",
+        }
+    }
+
+    /// Whether a peer may send a block it was not asked for (we asked fast peers of
+    /// [`Gossip::Hybrid`] ourselves: that is checked per peer).
+    pub(crate) fn takes_pushed_blocks(self) -> bool {
+        matches!(
+            self,
+            Gossip::Flood | Gossip::PushK { .. } | Gossip::Infect { .. }
+        )
+    }
 }
 
 /// Timings (in milliseconds) and limits of a node.
@@ -27,7 +74,9 @@ pub struct Config {
     pub drop_after_ms: u64,
     /// A link whose `Version`/`Verack` exchange is not done by then is dropped.
     pub handshake_timeout_ms: u64,
-    /// A `GetData` or `GetHeaders` not answered by then goes to another peer.
+    /// A `GetData` or `GetHeaders` not answered by then goes to another peer, and an
+    /// item still owed by then costs the peer points. Under [`Gossip::Hybrid`] a `GetData`
+    /// goes to the next peer after a few of the asked peer's round trips already.
     pub request_timeout_ms: u64,
     /// Links the node tries to keep: below it, it dials every peer it knows of (a full
     /// mesh in a small room).
@@ -125,7 +174,7 @@ impl Default for Config {
             score_limit: 100,
             rtt_history: 32,
             dropped_history: 64,
-            gossip: Gossip::Pull,
+            gossip: Gossip::default(),
             payment_fee: 10,
             roles: Roles::TAB,
         }

@@ -1,4 +1,4 @@
-//! Pull gossip bookkeeping: what each peer is known to have (so nothing is announced to
+//! Announce-and-fetch bookkeeping: what each peer is known to have (so nothing is announced to
 //! it twice), and the fetcher, which asks one announcer at a time for each wanted item
 //! and moves on to the next when that one times out, says `NotFound` or leaves.
 
@@ -68,8 +68,15 @@ struct Want {
     tried: Vec<NodeId>,
     /// Peers that have it, in the order they said so, not yet tried.
     sources: Vec<NodeId>,
-    /// Whom it is asked of now, and until when.
-    asked: Option<(NodeId, Timestamp)>,
+    /// Whom it is asked of now, and when.
+    asked: Option<Asked>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Asked {
+    peer: NodeId,
+    at: Timestamp,
+    deadline: Timestamp,
 }
 
 /// Forgets `peer` as a source of `item`; if the request was out with it, puts the item
@@ -82,10 +89,10 @@ fn drop_source(
     queue: &mut BTreeSet<(u64, InvItem)>,
 ) {
     want.sources.retain(|p| *p != peer);
-    if let Some((asked, deadline)) = want.asked {
-        if asked == peer {
+    if let Some(asked) = want.asked {
+        if asked.peer == peer {
             want.asked = None;
-            deadlines.remove(&(deadline, item));
+            deadlines.remove(&(asked.deadline, item));
             queue.insert((want.priority, item));
         }
     }
@@ -125,7 +132,7 @@ impl Fetcher {
             Some(want) => {
                 if want.sources.contains(&source)
                     || want.tried.contains(&source)
-                    || want.asked.is_some_and(|(peer, _)| peer == source)
+                    || want.asked.is_some_and(|asked| asked.peer == source)
                 {
                     return false;
                 }
@@ -156,13 +163,19 @@ impl Fetcher {
         }
     }
 
+    /// Whether someone announced `item` and it has not arrived.
+    pub(crate) fn is_wanted(&self, item: &InvItem) -> bool {
+        self.wants.contains_key(item)
+    }
+
     /// Asks for queued wants, in order, of sources with free slots in `free`
     /// (decremented as slots are used), preferring the source with the most free slots
-    /// so that a long download spreads over every peer that has it.
+    /// so that a long download spreads over every peer that has it. A request to `peer`
+    /// waits `timeout_ms(peer)`.
     pub(crate) fn assign(
         &mut self,
         now: Timestamp,
-        timeout_ms: u64,
+        timeout_ms: impl Fn(&NodeId) -> u64,
         free: &mut BTreeMap<NodeId, usize>,
     ) -> Assignment {
         let mut out = Assignment::default();
@@ -196,8 +209,12 @@ impl Fetcher {
             let peer = want.sources.remove(best);
             want.tried.push(peer);
             *free.get_mut(&peer).expect("filtered above") -= 1;
-            let deadline = now.saturating_add(timeout_ms);
-            want.asked = Some((peer, deadline));
+            let deadline = now.saturating_add(timeout_ms(&peer));
+            want.asked = Some(Asked {
+                peer,
+                at: now,
+                deadline,
+            });
             self.queue.remove(&(priority, item));
             self.deadlines.insert((deadline, item));
             out.requests.entry(peer).or_default().push(item);
@@ -231,9 +248,9 @@ impl Fetcher {
         }
     }
 
-    /// Requests past their deadline, with whom they were asked of; each goes back in
-    /// the queue for its next source.
-    pub(crate) fn expire(&mut self, now: Timestamp) -> Vec<(InvItem, NodeId)> {
+    /// Requests past their deadline, with whom they were asked of and when; each goes
+    /// back in the queue for its next source.
+    pub(crate) fn expire(&mut self, now: Timestamp) -> Vec<(InvItem, NodeId, Timestamp)> {
         let mut expired = Vec::new();
         while let Some(&(deadline, item)) = self.deadlines.first() {
             if deadline > now {
@@ -241,8 +258,8 @@ impl Fetcher {
             }
             self.deadlines.pop_first();
             let want = self.wants.get_mut(&item).expect("deadlines are of wants");
-            if let Some((peer, _)) = want.asked.take() {
-                expired.push((item, peer));
+            if let Some(asked) = want.asked.take() {
+                expired.push((item, asked.peer, asked.at));
             }
             self.queue.insert((want.priority, item));
         }
@@ -258,7 +275,7 @@ impl Fetcher {
 
     fn unlist(&mut self, item: &InvItem, want: &Want) {
         match want.asked {
-            Some((_, deadline)) => self.deadlines.remove(&(deadline, *item)),
+            Some(asked) => self.deadlines.remove(&(asked.deadline, *item)),
             None => self.queue.remove(&(want.priority, *item)),
         };
     }
@@ -300,20 +317,23 @@ mod tests {
         assert!(!f.want(item(1), id(2), 5), "a known source is nothing new");
         f.want(item(1), id(3), 5);
         let mut slots = free(&[(1, 1), (2, 1), (3, 1)]);
-        let a = f.assign(Timestamp(0), 100, &mut slots);
+        let a = f.assign(Timestamp(0), |_| 100, &mut slots);
         // Equal free slots: the first announcer is asked.
         assert_eq!(a.requests[&id(1)], vec![item(1)]);
         assert_eq!(f.next_deadline(), Some(Timestamp(100)));
         assert_eq!(f.expire(Timestamp(99)), vec![]);
-        assert_eq!(f.expire(Timestamp(100)), vec![(item(1), id(1))]);
-        let a = f.assign(Timestamp(100), 100, &mut slots);
+        assert_eq!(
+            f.expire(Timestamp(100)),
+            vec![(item(1), id(1), Timestamp(0))]
+        );
+        let a = f.assign(Timestamp(100), |_| 100, &mut slots);
         assert_eq!(a.requests[&id(2)], vec![item(1)]);
         f.not_found(&item(1), id(2));
-        let a = f.assign(Timestamp(150), 100, &mut slots);
+        let a = f.assign(Timestamp(150), |_| 100, &mut slots);
         assert_eq!(a.requests[&id(3)], vec![item(1)]);
         f.peer_gone(id(3));
         let mut slots = free(&[(1, 1), (2, 1)]);
-        let a = f.assign(Timestamp(160), 100, &mut slots);
+        let a = f.assign(Timestamp(160), |_| 100, &mut slots);
         assert_eq!(a.abandoned, vec![item(1)]);
         assert!(!f.wants.contains_key(&item(1)));
     }
@@ -326,7 +346,7 @@ mod tests {
             f.want(item(n), id(2), u64::from(n));
         }
         let mut slots = free(&[(1, 2), (2, 2)]);
-        let a = f.assign(Timestamp(0), 100, &mut slots);
+        let a = f.assign(Timestamp(0), |_| 100, &mut slots);
         assert_eq!(a.requests[&id(1)], vec![item(1), item(3)]);
         assert_eq!(a.requests[&id(2)], vec![item(2), item(4)]);
         f.received(&item(1));

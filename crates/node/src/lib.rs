@@ -92,6 +92,7 @@ pub mod node;
 mod orphans;
 pub mod peer;
 mod random;
+mod relay;
 pub mod reorgs;
 pub mod score;
 pub mod sim;

@@ -138,6 +138,10 @@ pub enum Message {
         from: NodeId,
         payload: Vec<u8>,
     },
+    /// "Push me your new blocks at once, without announcing them" (`true`), or "stop"
+    /// (`false`): a node asks the few peers that lately told it of new blocks first
+    /// (BIP152's `sendcmpct` high-bandwidth mode).
+    FastRelay(bool),
 }
 
 /// A message's kind, for logs, caps and misbehaviour reasons.
@@ -158,11 +162,12 @@ pub enum MessageKind {
     GetPeers,
     Peers,
     Relay,
+    FastRelay,
 }
 
 impl MessageKind {
     /// In the order of [`Message`]'s variants: postcard encodes a variant as its index.
-    const BY_TAG: [MessageKind; 15] = [
+    const BY_TAG: [MessageKind; 16] = [
         MessageKind::Version,
         MessageKind::Verack,
         MessageKind::Ping,
@@ -178,6 +183,7 @@ impl MessageKind {
         MessageKind::GetPeers,
         MessageKind::Peers,
         MessageKind::Relay,
+        MessageKind::FastRelay,
     ];
 
     /// The kind's byte in a frame (a variant index below 128 is one varint byte).
@@ -202,6 +208,7 @@ impl MessageKind {
             MessageKind::Version => 384,
             MessageKind::Verack | MessageKind::Goodbye | MessageKind::GetPeers => 2,
             MessageKind::Ping | MessageKind::Pong => 12,
+            MessageKind::FastRelay => 3,
             MessageKind::Inv | MessageKind::GetData | MessageKind::NotFound => {
                 8 + MAX_INV_ITEMS * ITEM
             }
@@ -260,6 +267,7 @@ impl Message {
             Message::GetPeers => MessageKind::GetPeers,
             Message::Peers(_) => MessageKind::Peers,
             Message::Relay { .. } => MessageKind::Relay,
+            Message::FastRelay(_) => MessageKind::FastRelay,
         }
     }
 
@@ -350,6 +358,7 @@ mod tests {
                 from: key.public_key().node_id(),
                 payload: vec![1, 2, 3],
             },
+            Message::FastRelay(true),
         ]
     }
 

@@ -23,6 +23,7 @@ use crate::message::{
 use crate::orphans::Orphans;
 use crate::peer::{DroppedList, DroppedPeer, Owed, Peer, PeerState, PeerTimer};
 use crate::random::Rng;
+use crate::relay::{request_timeout_ms, FastPeers, Infections};
 use crate::reorgs::{Reorg, ReorgLog};
 use crate::score::Misbehaviour;
 use crate::sync::HeaderSync;
@@ -41,6 +42,9 @@ const ORPHAN_TXS: usize = 128;
 /// A tip change connecting more blocks than this announces only the new tip: peers
 /// that lack the rest fetch them by header sync, not one `Inv` each.
 const ANNOUNCE_MAX_BLOCKS: usize = 8;
+/// How long a peer we asked to stop pushing blocks may still push: our `FastRelay(false)`
+/// and its push may cross, and a round trip is far below this.
+const PUSH_GRACE_MS: u64 = 10_000;
 /// How far apart two tabs' clocks may be for a relayed signal's expiry.
 const RELAY_CLOCK_SKEW_MS: u64 = 30_000;
 /// New dials per topology round, so a node joining a big room does not dial everyone.
@@ -124,6 +128,10 @@ pub struct Node {
     payees: BTreeMap<Address, NodeId>,
     book: AddressBook,
     fetcher: Fetcher,
+    /// Peers we asked to push us new blocks ([`Gossip::Hybrid`]).
+    fast: FastPeers,
+    /// Blocks we are spreading under [`Gossip::Infect`].
+    infections: Infections,
     sync: HeaderSync,
     /// Whether the last sync progress shown was short of its target.
     syncing: bool,
@@ -189,6 +197,8 @@ impl Node {
             payees: BTreeMap::new(),
             book: AddressBook::new(id, KNOWN_PEERS),
             fetcher: Fetcher::default(),
+            fast: FastPeers::default(),
+            infections: Infections::default(),
             sync: HeaderSync::default(),
             syncing: false,
             peers_changed: false,
@@ -406,8 +416,8 @@ impl Node {
                     );
                 }
                 NodeTimer::Requests => {
-                    for (_, peer) in self.fetcher.expire(self.now) {
-                        self.misbehaved(peer, Misbehaviour::Withheld);
+                    for (item, peer, asked_at) in self.fetcher.expire(self.now) {
+                        self.request_expired(peer, item, asked_at);
                     }
                     self.fetch_due = true;
                 }
@@ -694,6 +704,7 @@ impl Node {
             self.peers_changed = true;
         }
         self.inv_outbox.remove(&peer);
+        self.fast.remove(&peer);
         if self.sync.peer() == Some(peer) {
             self.sync.stop();
             self.maybe_sync();
@@ -758,6 +769,60 @@ impl Node {
                 self.maybe_sync();
             }
             PeerTimer::Serve => self.serve_owed(peer),
+            PeerTimer::Late => self.late_requests(peer),
+        }
+    }
+
+    /// A `GetData` for `item` asked of `peer` at `asked_at` is past its deadline, and
+    /// the item goes to the next source. A peer that had the whole
+    /// [`Config::request_timeout_ms`] withheld it; one whose deadline came sooner, from
+    /// its round trip, still has until then before that counts against it.
+    fn request_expired(&mut self, peer: NodeId, item: InvItem, asked_at: Timestamp) {
+        let due = asked_at.saturating_add(self.config.request_timeout_ms);
+        if due <= self.now {
+            return self.misbehaved(peer, Misbehaviour::Withheld);
+        }
+        if let Some(p) = self.peers.get_mut(&peer) {
+            p.late.push((item, due));
+            if p.late.len() == 1 {
+                p.timers.set(PeerTimer::Late, due);
+            }
+        }
+    }
+
+    /// Late requests whose time is up: one neither this peer nor another delivered was
+    /// withheld.
+    fn late_requests(&mut self, peer: NodeId) {
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        let now = self.now;
+        let (due, waiting): (Vec<_>, Vec<_>) = p.late.drain(..).partition(|(_, at)| *at <= now);
+        p.late = waiting;
+        if let Some(next) = p.late.iter().map(|(_, at)| *at).min() {
+            p.timers.set(PeerTimer::Late, next);
+        }
+        let mut withheld = 0;
+        for (item, _) in due {
+            let p = self.peers.get_mut(&peer).expect("looked up above");
+            if p.requested.remove(&item) && !self.holds(&item) {
+                withheld += 1;
+            }
+        }
+        for _ in 0..withheld {
+            self.misbehaved(peer, Misbehaviour::Withheld);
+        }
+    }
+
+    /// Whether this node has `item` (a block in its tree, a transaction it took).
+    fn holds(&self, item: &InvItem) -> bool {
+        match item {
+            InvItem::Block(hash) => {
+                self.ledger.chain().knows(hash) || self.orphan_pool.contains(hash)
+            }
+            InvItem::Tx(txid) => {
+                self.ledger.mempool().contains(txid) || self.recent_txs.contains(item)
+            }
         }
     }
 
@@ -853,6 +918,11 @@ impl Node {
             Message::GetPeers => self.on_get_peers(peer),
             Message::Peers(ids) => self.on_peers(peer, ids),
             Message::Relay { to, from, payload } => self.on_relay(peer, to, from, payload),
+            Message::FastRelay(on) => {
+                if let Some(p) = self.peers.get_mut(&peer) {
+                    p.wants_pushes = on;
+                }
+            }
         }
     }
 
@@ -910,6 +980,13 @@ impl Node {
         });
         self.peers_changed = true;
         self.send(peer, &Message::GetPeers);
+        if let Gossip::Hybrid { fast } = self.config.gossip {
+            // Until blocks show who tells us first, the first peers linked push to us:
+            // a room's first block spreads no slower than its later ones.
+            if self.fast.len() < fast {
+                self.told_first(peer);
+            }
+        }
         let waiting: Vec<InvItem> = self
             .ledger
             .mempool()
@@ -1023,6 +1100,8 @@ impl Node {
         }
         let chain = self.ledger.chain();
         let next_height = chain.height() + 1;
+        let mut first = false;
+        let mut had_it = Vec::new();
         for item in items {
             p.known.insert(item);
             match item {
@@ -1031,9 +1110,11 @@ impl Node {
                         .announced(hash, peer, self.now, chain.knows(&hash));
                     if let Some(height) = chain.height_of(&hash) {
                         p.holds(hash, height);
+                        had_it.push(hash);
                     } else {
                         p.announced = Some(hash);
                         if !chain.knows(&hash) && !self.orphan_pool.contains(&hash) {
+                            first |= !self.fetcher.is_wanted(&item);
                             self.fetch_due |= self.fetcher.want(item, peer, next_height);
                         }
                     }
@@ -1044,6 +1125,53 @@ impl Node {
                     }
                 }
             }
+        }
+        if first {
+            self.told_first(peer);
+        }
+        if let Gossip::Infect {
+            saturation, limit, ..
+        } = self.config.gossip
+        {
+            for hash in had_it {
+                if let Some(next) = self.infections.had_it(&hash, peer, saturation, limit) {
+                    self.push_block(next, hash);
+                }
+            }
+        }
+    }
+
+    /// `peer` told us of a block nobody had told us of: under [`Gossip::Hybrid`] it
+    /// becomes one of the fast peers we ask to push us new blocks.
+    fn told_first(&mut self, peer: NodeId) {
+        let Gossip::Hybrid { fast } = self.config.gossip else {
+            return;
+        };
+        let change = self.fast.first_from(peer, fast);
+        if let Some(added) = change.added {
+            self.send(added, &Message::FastRelay(true));
+        }
+        if let Some(removed) = change.removed {
+            self.send(removed, &Message::FastRelay(false));
+            if let Some(p) = self.peers.get_mut(&removed) {
+                p.pushes_until = self.now.saturating_add(PUSH_GRACE_MS);
+            }
+        }
+    }
+
+    /// Sends `peer` the block `hash` unasked, as a strategy that pushes does.
+    fn push_block(&mut self, peer: NodeId, hash: Hash) {
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        p.known.insert(InvItem::Block(hash));
+        // It will hold the block: its tip, if higher.
+        if let Some(height) = self.ledger.chain().height_of(&hash) {
+            p.holds(hash, height);
+        }
+        if let Some((kind, bytes)) = self.frame_for(InvItem::Block(hash)) {
+            self.trails.pushed(hash, peer, self.now, bytes.len());
+            self.send_frame(peer, kind, bytes);
         }
     }
 
@@ -1202,21 +1330,46 @@ impl Node {
     /// Marks `item` as delivered by `peer`; false if the peer was dropped for sending
     /// it unasked.
     fn delivered(&mut self, peer: NodeId, item: InvItem, kind: MessageKind) -> bool {
+        let new = !self.holds(&item) && !self.fetcher.is_wanted(&item);
+        let fast = self.fast.contains(&peer);
         let p = self.peers.get_mut(&peer).expect("on_frame checked");
         let requested = p.requested.remove(&item);
         p.known.insert(item);
+        // A block nobody asked for is welcome from a peer we asked to push, and when
+        // nobody told us of it yet (a miner pushes its own block to every peer); a copy
+        // of one we had, or were fetching, is the bytes that asking first saves.
+        let pushed = match item {
+            InvItem::Block(_) => {
+                self.config.gossip.takes_pushed_blocks() || fast || self.now < p.pushes_until || new
+            }
+            InvItem::Tx(_) => self.config.gossip == Gossip::Flood,
+        };
+        if !requested {
+            if let (InvItem::Block(hash), false) = (item, new) {
+                // A pushed copy is a duplicate announcement.
+                self.trails.announced(hash, peer, self.now, true);
+            }
+            if !pushed {
+                self.misbehaved(peer, Misbehaviour::UnrequestedData(kind));
+            } else if new {
+                self.told_first(peer);
+            }
+        }
         self.fetcher.received(&item);
         self.fetch_due = true;
-        if !requested && self.config.gossip == Gossip::Pull {
-            self.misbehaved(peer, Misbehaviour::UnrequestedData(kind));
-        }
         self.peers.contains_key(&peer)
     }
 
     /// `size`: the frame's bytes, what a held block costs the peer's side-branch budget.
     fn on_block(&mut self, peer: NodeId, block: Block, size: usize) {
-        if !self.delivered(peer, InvItem::Block(block.hash()), MessageKind::Block) {
+        let item = InvItem::Block(block.hash());
+        let had_it = self.holds(&item);
+        if !self.delivered(peer, item, MessageKind::Block) {
             return;
+        }
+        if had_it && matches!(self.config.gossip, Gossip::Infect { .. }) {
+            // The answer the spreading peer counts: "I had it already".
+            self.send(peer, &Message::Inv(vec![item]));
         }
         self.trails.received(block.hash(), size);
         // A parent the chain holds in any form (stored, held back, waiting itself) is
@@ -1230,6 +1383,13 @@ impl Node {
             // A clock ahead of ours is not a lie; the block is simply not taken yet.
             Ok(()) | Err(BlockError::TimeTooNew) => {}
             Err(error) => return self.misbehaved(peer, Misbehaviour::InvalidBlock(error)),
+        }
+        // It holds what it sent: its tip, if higher (a pushed block had no `Inv`).
+        if let (Some(height), Some(p)) = (
+            self.ledger.chain().height_of(&hash),
+            self.peers.get_mut(&peer),
+        ) {
+            p.holds(hash, height);
         }
         // Held: valid, but on a branch too light to store. The chain's room for those is
         // shared, so each peer pays for what it puts there.
@@ -1269,14 +1429,36 @@ impl Node {
     /// Queues an `Inv` (or, when flooding, the data itself) of `item` to every ready
     /// peer not known to have it, except `except`.
     fn announce(&mut self, item: InvItem, except: Option<NodeId>) {
-        let ids: Vec<NodeId> = self
+        let mut ids: Vec<NodeId> = self
             .peers
             .values()
             .filter(|p| p.is_ready() && Some(p.id) != except && !p.known.contains(&item))
             .map(|p| p.id)
             .collect();
-        for peer in ids {
-            self.announce_to(peer, item);
+        let InvItem::Block(hash) = item else {
+            for peer in ids {
+                self.announce_to(peer, item);
+            }
+            return;
+        };
+        match self.config.gossip {
+            Gossip::Pull | Gossip::Flood | Gossip::Hybrid { .. } => {
+                for peer in ids {
+                    self.announce_to(peer, item);
+                }
+            }
+            Gossip::PushK { k } => {
+                self.rng.shuffle(&mut ids);
+                for peer in ids.into_iter().take(k) {
+                    self.push_block(peer, hash);
+                }
+            }
+            Gossip::Infect { k, .. } => {
+                self.rng.shuffle(&mut ids);
+                for peer in self.infections.start(hash, ids, k) {
+                    self.push_block(peer, hash);
+                }
+            }
         }
     }
 
@@ -1284,19 +1466,26 @@ impl Node {
         let Some(p) = self.peers.get_mut(&peer) else {
             return;
         };
+        let push = match (self.config.gossip, item) {
+            (Gossip::Flood, _) => true,
+            (Gossip::Hybrid { .. }, InvItem::Block(_)) => p.wants_pushes,
+            _ => false,
+        };
         if !p.known.insert(item) {
             return;
         }
-        if let InvItem::Block(hash) = item {
-            self.trails.told(hash, peer, self.now);
-        }
-        match self.config.gossip {
-            Gossip::Pull => self.inv_outbox.entry(peer).or_default().push(item),
-            Gossip::Flood => {
-                let frame = self.frame_for(item);
-                if let Some((kind, bytes)) = frame {
+        match item {
+            InvItem::Block(hash) if push => self.push_block(peer, hash),
+            InvItem::Tx(_) if push => {
+                if let Some((kind, bytes)) = self.frame_for(item) {
                     self.send_frame(peer, kind, bytes);
                 }
+            }
+            _ => {
+                if let InvItem::Block(hash) = item {
+                    self.trails.told(hash, peer, self.now);
+                }
+                self.inv_outbox.entry(peer).or_default().push(item);
             }
         }
     }
@@ -1505,7 +1694,16 @@ impl Node {
                 0
             };
             for h in &connected[skip..] {
-                self.announce(InvItem::Block(*h), origin.peer());
+                if origin == Origin::Mined && matches!(self.config.gossip, Gossip::Hybrid { .. }) {
+                    // Nobody else has a block we just found: it is new to every peer, and
+                    // the first hop costs the room one block per link of ours.
+                    let ready: Vec<NodeId> = self.ready_peers();
+                    for peer in ready {
+                        self.push_block(peer, *h);
+                    }
+                } else {
+                    self.announce(InvItem::Block(*h), origin.peer());
+                }
             }
         }
         if change.is_reorg() {
@@ -1815,9 +2013,14 @@ impl Node {
                 .filter(|p| p.is_ready())
                 .map(|p| (p.id, p.free_slots(&self.config)))
                 .collect();
-            let assignment =
-                self.fetcher
-                    .assign(self.now, self.config.request_timeout_ms, &mut free);
+            let max_ms = self.config.request_timeout_ms;
+            let adaptive = matches!(self.config.gossip, Gossip::Hybrid { .. });
+            let peers = &self.peers;
+            let timeout = |peer: &NodeId| match peers.get(peer) {
+                Some(p) if adaptive => request_timeout_ms(p.rtt_ms(), max_ms),
+                _ => max_ms,
+            };
+            let assignment = self.fetcher.assign(self.now, timeout, &mut free);
             for item in assignment.abandoned {
                 if let InvItem::Block(hash) = item {
                     self.sync.block_lost(&hash);

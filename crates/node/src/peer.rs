@@ -75,6 +75,8 @@ pub(crate) enum PeerTimer {
     Headers,
     /// The reply budget has room again for what the peer's requests are owed.
     Serve,
+    /// A request that went to the next source early is due from this peer by then.
+    Late,
 }
 
 impl TimerKind for PeerTimer {
@@ -84,6 +86,7 @@ impl TimerKind for PeerTimer {
         PeerTimer::Dead,
         PeerTimer::Headers,
         PeerTimer::Serve,
+        PeerTimer::Late,
     ];
     fn index(self) -> usize {
         self as usize
@@ -107,12 +110,20 @@ pub struct Peer {
     pub(crate) announced: Option<Hash>,
     /// Set when the handshake is done.
     pub(crate) liveness: Option<Liveness>,
-    pub(crate) timers: Timers<PeerTimer, 5>,
+    pub(crate) timers: Timers<PeerTimer, 6>,
     pub(crate) score: u32,
     /// What it announced, sent, or was sent or announced by us.
     pub(crate) known: KnownSet,
     /// What we asked it for and it has not answered, late answers included.
     pub(crate) requested: HashSet<InvItem>,
+    /// Requests that went to the next source before their time with this peer was up,
+    /// with when that time is up (see [`crate::Config::request_timeout_ms`]).
+    pub(crate) late: Vec<(InvItem, Timestamp)>,
+    /// It asked us to push it new blocks (`FastRelay(true)`).
+    pub(crate) wants_pushes: bool,
+    /// Until then it may still push us blocks after we asked it to stop: our `false`
+    /// may cross its push.
+    pub(crate) pushes_until: Timestamp,
     pub(crate) inv_budget: Budget,
     pub(crate) relay_budget: Budget,
     /// Replies its requests may cost, and the requests waiting for room.
@@ -157,6 +168,9 @@ impl Peer {
             score: 0,
             known: KnownSet::new(KNOWN_PER_PEER),
             requested: HashSet::new(),
+            late: Vec::new(),
+            wants_pushes: false,
+            pushes_until: now,
             inv_budget: Budget::new(config.inv_burst, config.inv_per_sec, now),
             relay_budget: Budget::new(config.relay_burst, config.relay_per_sec, now),
             serve_budget: ByteBudget::new(

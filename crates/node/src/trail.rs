@@ -1,6 +1,8 @@
 //! Each recent block's gossip trail, kept for the UI: who announced it and when, whom
 //! it was fetched from, the announcements ignored because the node already had it, whom
-//! the node told and who fetched it from here, and the bytes each way. It is how a class
+//! the node told, who fetched it from here and whom it was pushed to, and the bytes
+//! each way. A copy pushed to the node once it had the block counts as an ignored
+//! announcement. It is how a class
 //! sees one block spread hop by hop, and that duplicates cost only an `Inv`.
 
 use std::collections::{HashMap, VecDeque};
@@ -26,6 +28,9 @@ pub struct Trail {
     pub told: Vec<(NodeId, Timestamp)>,
     /// Peers that fetched it from this node.
     pub served: Vec<(NodeId, Timestamp)>,
+    /// Peers this node sent it to unasked: those that asked for new blocks at once,
+    /// and every peer, for a block mined here.
+    pub pushed: Vec<(NodeId, Timestamp)>,
     pub bytes_out: u64,
 }
 
@@ -89,6 +94,12 @@ impl Trails {
     pub(crate) fn served(&mut self, hash: Hash, peer: NodeId, at: Timestamp, bytes: usize) {
         let trail = self.entry(hash);
         push(&mut trail.served, peer, at);
+        trail.bytes_out += bytes as u64;
+    }
+
+    pub(crate) fn pushed(&mut self, hash: Hash, peer: NodeId, at: Timestamp, bytes: usize) {
+        let trail = self.entry(hash);
+        push(&mut trail.pushed, peer, at);
         trail.bytes_out += bytes as u64;
     }
 }

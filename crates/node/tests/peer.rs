@@ -551,9 +551,24 @@ fn templates_follow_the_tip_and_the_mempool() {
 #[test]
 fn unrequested_data_and_inv_floods_cost_points() {
     let mut x = node(1);
-    let peer = Scripted::new(2);
+    // The first three peers linked are asked to push blocks; the fourth is not.
+    for n in 3..6 {
+        Scripted::new(n).connect(&mut x, T0, 0, Hash::ZERO);
+    }
+    let (miner, peer) = (Scripted::new(6), Scripted::new(2));
+    miner.connect(&mut x, T0, 0, Hash::ZERO);
     peer.connect(&mut x, T0, 0, Hash::ZERO);
     let block = chain(1).remove(0);
+    // A block nobody told us of yet is welcome unasked: a miner pushes its own.
+    miner.send(&mut x, T0, &Message::Block(block.clone()));
+    let out = drain(&mut x);
+    assert_eq!(x.tip(), block.hash());
+    assert!(!out
+        .events
+        .iter()
+        .any(|e| matches!(e, NodeEvent::Misbehaved { .. })));
+    // Tried: another peer, not asked to push, sends the same block again: bytes that
+    // asking first would have saved.
     peer.send(&mut x, T0, &Message::Block(block.clone()));
     let out = drain(&mut x);
     assert!(out.events.contains(&NodeEvent::Misbehaved {
@@ -561,7 +576,6 @@ fn unrequested_data_and_inv_floods_cost_points() {
         what: Misbehaviour::UnrequestedData(MessageKind::Block),
         score: 25
     }));
-    assert_eq!(x.tip(), block.hash(), "a valid block is still taken");
     let flood: Vec<InvItem> = (0..1000u32)
         .map(|n| InvItem::Tx(Hash::digest(&n.to_le_bytes())))
         .collect();
@@ -604,4 +618,59 @@ fn a_proven_wallet_address_names_its_node_and_a_copied_one_is_a_forgery() {
         vec![(thief.id, refused(HandshakeError::BadPayee))]
     );
     assert_eq!(x.payee_of(&wallet.public_key().address()), Some(honest.id));
+}
+
+#[test]
+fn fast_peers_are_asked_to_push_and_new_blocks_are_pushed_to_whoever_asked() {
+    let mut x = node(1);
+    let peers: Vec<Scripted> = (2..7).map(Scripted::new).collect();
+    let mut asked = Vec::new();
+    for peer in &peers {
+        let out = peer.connect(&mut x, T0, 0, Hash::ZERO);
+        if out.sent_to(peer.id).contains(&Message::FastRelay(true)) {
+            asked.push(peer.id);
+        }
+    }
+    // Until blocks show who tells first, the first three linked are the fast peers.
+    assert_eq!(asked, vec![peers[0].id, peers[1].id, peers[2].id]);
+
+    // Peer 5 tells us of a new block first: it becomes a fast peer, and the one that
+    // told us first least recently is asked to stop.
+    let blocks = chain(1);
+    peers[3].send(
+        &mut x,
+        T0,
+        &Message::Inv(vec![InvItem::Block(blocks[0].hash())]),
+    );
+    let out = drain(&mut x);
+    assert!(out.sent_to(peers[3].id).contains(&Message::FastRelay(true)));
+    assert!(out
+        .sent_to(peers[0].id)
+        .contains(&Message::FastRelay(false)));
+    assert!(out
+        .sent_to(peers[3].id)
+        .contains(&Message::GetData(vec![InvItem::Block(blocks[0].hash())])));
+
+    // Peer 6 asks us to push; the others only hear of the block.
+    peers[4].send(&mut x, T0, &Message::FastRelay(true));
+    peers[3].send(&mut x, T0, &Message::Block(blocks[0].clone()));
+    let out = drain(&mut x);
+    assert_eq!(x.tip(), blocks[0].hash());
+    assert_eq!(
+        out.sent_to(peers[4].id),
+        vec![Message::Block(blocks[0].clone())]
+    );
+    assert_eq!(
+        out.sent_to(peers[0].id),
+        vec![Message::Inv(vec![InvItem::Block(blocks[0].hash())])]
+    );
+
+    // Peer 2, asked to stop, may still push for a while, even a block we had: our word
+    // may cross its push.
+    peers[0].send(&mut x, T0, &Message::Block(blocks[0].clone()));
+    let out = drain(&mut x);
+    assert!(!out
+        .events
+        .iter()
+        .any(|e| matches!(e, NodeEvent::Misbehaved { .. })));
 }

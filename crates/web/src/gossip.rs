@@ -18,6 +18,7 @@ pub struct TrailInfo {
     pub ignored: Vec<Step>,
     pub told: Vec<Step>,
     pub served: Vec<Step>,
+    pub pushed: Vec<Step>,
     pub bytes_in: u64,
     pub bytes_out: u64,
 }
@@ -63,6 +64,7 @@ impl TrailInfo {
             ignored: steps(&trail.ignored),
             told: steps(&trail.told),
             served: steps(&trail.served),
+            pushed: steps(&trail.pushed),
             bytes_in: trail.bytes_in,
             bytes_out: trail.bytes_out,
         })

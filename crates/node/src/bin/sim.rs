@@ -2,6 +2,7 @@
 //!
 //! ```sh
 //! cargo run --release --bin sim -- --nodes 1000 --degree 8 --json
+//! cargo run --release --bin sim -- --nodes 1000 --gossip pull --loss 0.1
 //! cargo run --release --bin sim -- --nodes 30 --attack orphan-flood --json
 //! cargo run --release --bin sim -- --catch-up 2000 --nodes 4
 //! ```
@@ -10,6 +11,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use tabchain_node::sim::{run, AdversaryKind, CatchUp, Report, Scenario};
+use tabchain_node::Gossip;
 
 /// Simulate a tabchain network: nodes join, mine, gossip, churn, split and heal; then
 /// check that honest nodes converged and measure block propagation.
@@ -54,9 +56,32 @@ struct Args {
     /// The seed that decides the whole run.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Push every block and transaction to every peer instead of announce-and-fetch.
-    #[arg(long)]
-    flood: bool,
+    /// How blocks spread: hybrid (what tabs do: announce and fetch, plus pushes from
+    /// each node's --fast peers), pull (announce and fetch), flood (push to every peer),
+    /// push-k (push to --k random peers), infect (push to --k, one more for each that had
+    /// it, up to --limit new or --saturation had-it answers).
+    #[arg(long, default_value = "hybrid", value_parser = ["hybrid", "pull", "flood", "push-k", "infect"])]
+    gossip: String,
+    /// hybrid: peers each node asks to push it new blocks.
+    #[arg(long, default_value_t = 3)]
+    fast: usize,
+    /// push-k and infect: peers a new block is pushed to first.
+    #[arg(long, default_value_t = 3)]
+    k: usize,
+    /// infect: "had it" answers that end the spreading.
+    #[arg(long, default_value_t = 3)]
+    saturation: usize,
+    /// infect: new infections that end the spreading.
+    #[arg(long, default_value_t = 4)]
+    limit: usize,
+    /// Share (0 to 1) of gossip frames (announcements, requests, blocks, transactions)
+    /// lost on the way; handshakes, pings and relayed signals always arrive.
+    #[arg(long, default_value_t = 0.0)]
+    loss: f64,
+    /// How often nodes ping each peer (a peer is dropped after four intervals without a
+    /// pong); pings are most of the frames of a big run.
+    #[arg(long, default_value_t = 500)]
+    ping_ms: u64,
     /// Print one JSON object instead of a summary.
     #[arg(long)]
     json: bool,
@@ -67,6 +92,20 @@ struct Args {
 }
 
 impl Args {
+    fn gossip(&self) -> Gossip {
+        match self.gossip.as_str() {
+            "pull" => Gossip::Pull,
+            "flood" => Gossip::Flood,
+            "push-k" => Gossip::PushK { k: self.k },
+            "infect" => Gossip::Infect {
+                k: self.k,
+                saturation: self.saturation,
+                limit: self.limit,
+            },
+            _ => Gossip::Hybrid { fast: self.fast },
+        }
+    }
+
     fn scenario(&self) -> Scenario {
         Scenario {
             seed: self.seed,
@@ -83,7 +122,9 @@ impl Args {
             },
             attack: self.attack,
             partition: self.partition,
-            flood: self.flood,
+            gossip: self.gossip(),
+            loss: self.loss.clamp(0.0, 1.0),
+            ping_ms: self.ping_ms.max(1),
             miners: self.miners,
             ..Scenario::default()
         }
@@ -98,22 +139,33 @@ fn parse_attack(name: &str) -> Result<AdversaryKind, String> {
 }
 
 fn print_summary(report: &Report, wall_ms: u128) {
-    let gossip = if report.flood { "flood" } else { "pull" };
     println!(
-        "{} honest nodes ({} live, {:.1} links each), {} adversaries, {gossip} gossip, seed {}",
-        report.nodes, report.live_nodes, report.mean_links, report.adversaries, report.seed
+        "{} honest nodes ({} live, {:.1} links each), {} adversaries, {} gossip, {}% loss, seed {}",
+        report.nodes,
+        report.live_nodes,
+        report.mean_links,
+        report.adversaries,
+        report.gossip,
+        report.loss * 100.0,
+        report.seed
     );
     println!(
-        "blocks: {} mined, {} on the best chain, delivered {:.4}, converged {}",
-        report.blocks_mined, report.main_chain_blocks, report.delivered_fraction, report.converged
+        "blocks: {} mined, {} on the best chain, {} stale, delivered {:.4}, converged {}",
+        report.blocks_mined,
+        report.main_chain_blocks,
+        report.stale_blocks,
+        report.delivered_fraction,
+        report.converged
     );
     println!(
         "propagation: p50 {} ms, p99 {} ms, max {} ms",
         report.propagation_ms_p50, report.propagation_ms_p99, report.propagation_ms_max
     );
     println!(
-        "per node per block: {:.2} block bytes / block size, {:.2} announcements",
-        report.block_bytes_per_node_per_block, report.announcements_per_node_per_block
+        "per node per block: {:.2} block bytes / block size, {:.2} duplicates, {:.2} announcements",
+        report.block_bytes_per_node_per_block,
+        report.duplicates_per_node_per_block,
+        report.announcements_per_node_per_block
     );
     println!(
         "misbehavers dropped: {} {:?}; transactions: {} submitted, {} confirmed",

@@ -72,6 +72,7 @@ impl SimConfig {
                 latency_ms: 50,
                 jitter_ms: 5,
                 bytes_per_ms: 1_250,
+                loss: 0.0,
             },
             node: Config::default(),
             params,
@@ -80,6 +81,21 @@ impl SimConfig {
             start: tabchain_core::params::GENESIS_TIME.saturating_add(24 * 3600 * 1000),
         }
     }
+}
+
+/// Whether a frame carries gossip: what [`Wire::loss`] may lose. The rest (handshakes,
+/// pings, relayed signals) a data channel delivers, and the protocol counts on it.
+fn is_gossip(frame: &[u8]) -> bool {
+    matches!(
+        MessageKind::of_frame(frame),
+        Some(
+            MessageKind::Inv
+                | MessageKind::GetData
+                | MessageKind::NotFound
+                | MessageKind::Block
+                | MessageKind::Tx
+        )
+    )
 }
 
 /// What a simulated node is.
@@ -178,8 +194,12 @@ pub(crate) struct Stats {
     pub(crate) block_frames: u64,
     pub(crate) block_frame_bytes: u64,
     pub(crate) inv_block_items: u64,
+    /// Blocks asked for in `GetData`s.
+    pub(crate) block_requests: u64,
     /// Frames lost to a partition.
     pub(crate) cut: u64,
+    /// Frames lost to the wire's `loss`.
+    pub(crate) lost: u64,
     pub(crate) signals_mesh: u64,
     pub(crate) signals_server: u64,
     /// Bytes honest nodes sent adversaries, and adversaries sent honest nodes.
@@ -499,9 +519,9 @@ impl Sim {
             if at > until {
                 break;
             }
-            let due = self.queue.pop().expect("peeked");
-            self.now = self.now.max(due.at);
-            self.run_job(due.job);
+            let (at, job) = self.queue.pop().expect("peeked");
+            self.now = self.now.max(at);
+            self.run_job(job);
         }
         self.now = self.now.max(until);
     }
@@ -769,6 +789,14 @@ impl Sim {
             self.stats.cut += 1;
             return;
         }
+        // Drawn only when frames can be lost, so that lossless runs stay as they were.
+        if self.config.wire.loss > 0.0
+            && is_gossip(&bytes)
+            && self.rng.chance(self.config.wire.loss)
+        {
+            self.stats.lost += 1;
+            return;
+        }
         let at = self
             .config
             .wire
@@ -938,12 +966,17 @@ impl Sim {
                 self.stats.block_frames += 1;
                 self.stats.block_frame_bytes += bytes.len() as u64;
             }
-            Some(MessageKind::Inv) => {
-                if let Ok(Message::Inv(items)) = Message::decode(bytes) {
-                    self.stats.inv_block_items += items
+            Some(MessageKind::Inv | MessageKind::GetData) => {
+                let blocks = |items: &[InvItem]| {
+                    items
                         .iter()
                         .filter(|item| matches!(item, InvItem::Block(_)))
-                        .count() as u64;
+                        .count() as u64
+                };
+                match Message::decode(bytes) {
+                    Ok(Message::Inv(items)) => self.stats.inv_block_items += blocks(&items),
+                    Ok(Message::GetData(items)) => self.stats.block_requests += blocks(&items),
+                    _ => {}
                 }
             }
             _ => {}

@@ -2,8 +2,7 @@
 //! bandwidth, kept in order per direction as a data channel is; partitions; and the
 //! queue of everything due to happen, ordered by time and then by when it was queued.
 
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
+use std::collections::{BTreeMap, VecDeque};
 
 use tabchain_core::Timestamp;
 
@@ -41,6 +40,9 @@ pub struct Wire {
     pub jitter_ms: u64,
     /// Bytes per millisecond each way (1250 = 10 Mbit/s).
     pub bytes_per_ms: u64,
+    /// Share (0 to 1) of gossip frames (announcements, requests, blocks, transactions)
+    /// lost on the way, as on the unreliable transport the seeds' gossip is made for.
+    pub loss: f64,
 }
 
 impl Wire {
@@ -67,66 +69,43 @@ impl Wire {
     }
 }
 
-/// Something due at a time.
-#[derive(Debug)]
-pub(crate) struct Due<J> {
-    pub(crate) at: Timestamp,
-    seq: u64,
-    pub(crate) job: J,
-}
-
-impl<J> PartialEq for Due<J> {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
-    }
-}
-
-impl<J> Eq for Due<J> {}
-
-impl<J> PartialOrd for Due<J> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl<J> Ord for Due<J> {
-    /// Reversed, so that the max-heap pops the earliest (and, at equal times, the
-    /// first queued) job.
-    fn cmp(&self, other: &Self) -> Ordering {
-        (other.at, other.seq).cmp(&(self.at, self.seq))
-    }
-}
-
-/// The event queue: time jumps from one due job to the next.
+/// The event queue: time jumps from one due job to the next. Jobs due at the same
+/// millisecond run in the order they were queued. A map of per-millisecond lists, not
+/// one heap of every job: a big network has a few hundred thousand jobs in flight but
+/// only a few thousand distinct times, so a push or pop touches a small tree and the
+/// end of a list.
 #[derive(Debug)]
 pub(crate) struct Queue<J> {
-    heap: BinaryHeap<Due<J>>,
-    seq: u64,
+    due: BTreeMap<Timestamp, VecDeque<J>>,
 }
 
 impl<J> Queue<J> {
     pub(crate) fn new() -> Queue<J> {
         Queue {
-            heap: BinaryHeap::new(),
-            seq: 0,
+            due: BTreeMap::new(),
         }
     }
 
     pub(crate) fn push(&mut self, at: Timestamp, job: J) {
-        self.seq += 1;
-        self.heap.push(Due {
-            at,
-            seq: self.seq,
-            job,
-        });
+        self.due.entry(at).or_default().push_back(job);
     }
 
     pub(crate) fn peek_at(&self) -> Option<Timestamp> {
-        self.heap.peek().map(|due| due.at)
+        self.due.first_key_value().map(|(at, _)| *at)
     }
 
-    pub(crate) fn pop(&mut self) -> Option<Due<J>> {
-        self.heap.pop()
+    /// The earliest job, with when it is due.
+    pub(crate) fn pop(&mut self) -> Option<(Timestamp, J)> {
+        let mut first = self.due.first_entry()?;
+        let at = *first.key();
+        let job = first
+            .get_mut()
+            .pop_front()
+            .expect("no empty lists are kept");
+        if first.get().is_empty() {
+            first.remove();
+        }
+        Some((at, job))
     }
 }
 
@@ -140,6 +119,7 @@ mod tests {
             latency_ms: 10,
             jitter_ms: 50,
             bytes_per_ms: 1,
+            loss: 0.0,
         };
         let mut rng = Rng::new(3);
         let mut link = Link {
@@ -159,7 +139,7 @@ mod tests {
         queue.push(Timestamp(5), "b");
         queue.push(Timestamp(1), "a");
         queue.push(Timestamp(5), "c");
-        let order: Vec<_> = std::iter::from_fn(|| queue.pop().map(|d| d.job)).collect();
+        let order: Vec<_> = std::iter::from_fn(|| queue.pop().map(|(_, job)| job)).collect();
         assert_eq!(order, ["a", "b", "c"]);
     }
 }

@@ -43,8 +43,18 @@ pub struct Scenario {
     pub attack: Option<AdversaryKind>,
     /// Split the network in two for the middle third of the mining, then heal.
     pub partition: bool,
-    /// Naive push-everything gossip instead of announce-and-fetch.
-    pub flood: bool,
+    /// How blocks spread: what tabs do ([`Gossip::default`]), or one of the strategies
+    /// to compare it with.
+    pub gossip: Gossip,
+    /// How often nodes ping each peer (the tabs' 500 ms by default); a peer is shown
+    /// stale after two intervals without a pong and dropped after four, as in a tab.
+    /// Pings are most of a big run's frames, so a 10 000-node run may space them out.
+    pub ping_ms: u64,
+    /// Share (0 to 1) of gossip frames between nodes (announcements, requests, blocks,
+    /// transactions) that are lost on the way. A data channel is reliable and would
+    /// retransmit them late instead; losing them outright is the setting the seeds'
+    /// gossip is made for. Handshakes, pings and relayed signals always arrive.
+    pub loss: f64,
     /// Honest nodes that mine, with hashrate shares 1, 1/2, 1/3, ...
     pub miners: usize,
     /// Nodes arrive over this long at the start.
@@ -69,7 +79,9 @@ impl Default for Scenario {
             adversaries: 0,
             attack: None,
             partition: false,
-            flood: false,
+            gossip: Gossip::default(),
+            ping_ms: 500,
+            loss: 0.0,
             miners: 8,
             join_ms: 2_000,
             warmup_ms: 3_000,
@@ -89,10 +101,15 @@ pub struct Report {
     pub degree: usize,
     /// Links per live node at the end.
     pub mean_links: f64,
-    pub flood: bool,
+    /// The gossip strategy's name ([`Gossip::name`]).
+    pub gossip: &'static str,
+    pub loss: f64,
     pub blocks_mined: usize,
     /// Blocks mined in the run that ended on the best chain.
     pub main_chain_blocks: usize,
+    /// Blocks mined in the run that did not: work lost to forks, more of it the slower
+    /// blocks spread.
+    pub stale_blocks: usize,
     /// Of those blocks times live honest nodes, the share each node has.
     pub delivered_fraction: f64,
     pub converged: bool,
@@ -103,8 +120,11 @@ pub struct Report {
     /// Block frame bytes honest nodes received, over the sizes of the blocks they took
     /// in from peers: 1.0 means each block came once.
     pub block_bytes_per_node_per_block: f64,
-    /// Block announcements honest nodes received (`Inv` items; when flooding, the
-    /// pushed blocks themselves) per block taken in from a peer.
+    /// Block frames honest nodes received carrying a block they already had, per block
+    /// taken in from a peer.
+    pub duplicates_per_node_per_block: f64,
+    /// Block announcements honest nodes received (`Inv` items, and pushed blocks) per
+    /// block taken in from a peer.
     pub announcements_per_node_per_block: f64,
     /// Frames and bytes each honest node received from honest peers, on average.
     pub frames_per_node: f64,
@@ -137,6 +157,8 @@ pub struct Report {
     pub signals_via_server: u64,
     /// Frames lost crossing a partition.
     pub frames_cut: u64,
+    /// Frames lost to `loss`.
+    pub frames_lost: u64,
     pub txs_submitted: usize,
     pub txs_confirmed: usize,
     pub virtual_ms: u64,
@@ -168,11 +190,13 @@ pub fn run(scenario: &Scenario) -> Report {
     let mut config = SimConfig::new(s.seed, s.block_interval_ms);
     config.wire.latency_ms = s.latency_ms;
     config.wire.jitter_ms = s.latency_ms / 10;
+    config.wire.loss = s.loss;
     config.node.target_peers = s.degree;
     config.node.max_peers = s.degree + (s.degree / 2).max(2);
-    if s.flood {
-        config.node.gossip = Gossip::Flood;
-    }
+    config.node.gossip = s.gossip;
+    config.node.ping_interval_ms = s.ping_ms;
+    config.node.stale_after_ms = 2 * s.ping_ms;
+    config.node.drop_after_ms = 4 * s.ping_ms;
     if s.attack.is_some() {
         config.params.initial_difficulty = ATTACK_DIFFICULTY;
     }
@@ -358,6 +382,26 @@ fn report(sim: &Sim, s: &Scenario, txs_submitted: usize) -> Report {
             }
         }
     }
+    if std::env::var("TMP_DBG").is_ok() {
+        for (hash, record) in &main_chain {
+            let mut d: Vec<u64> = record
+                .arrivals
+                .iter()
+                .filter(|a| a.0 != record.miner)
+                .map(|a| a.1.since(record.mined_at))
+                .collect();
+            d.sort();
+            eprintln!(
+                "{} t={} n={} p50={} p99={} max={}",
+                &format!("{hash:?}")[..12],
+                record.mined_at.0 % 1000000,
+                d.len(),
+                d.get(d.len() / 2).copied().unwrap_or(0),
+                d.get(d.len() * 99 / 100).copied().unwrap_or(0),
+                d.last().copied().unwrap_or(0)
+            );
+        }
+    }
     delays.sort_unstable();
     let slots = main_chain.len() * honest.len();
 
@@ -370,8 +414,12 @@ fn report(sim: &Sim, s: &Scenario, txs_submitted: usize) -> Report {
             }
         }
     }
-    let announcements =
-        sim.stats.inv_block_items + if s.flood { sim.stats.block_frames } else { 0 };
+    // A block frame that answered no request was pushed: it announced the block too.
+    let pushed = sim
+        .stats
+        .block_frames
+        .saturating_sub(sim.stats.block_requests);
+    let announcements = sim.stats.inv_block_items + pushed;
 
     let mut reasons = BTreeMap::new();
     let mut dropped_adversaries = BTreeSet::new();
@@ -420,9 +468,11 @@ fn report(sim: &Sim, s: &Scenario, txs_submitted: usize) -> Report {
         adversaries: s.adversaries,
         degree: s.degree,
         mean_links: ratio(2 * sim.links() as u64, live as u64),
-        flood: s.flood,
+        gossip: s.gossip.name(),
+        loss: s.loss,
         blocks_mined: sim.blocks.len(),
         main_chain_blocks: main_chain.len(),
+        stale_blocks: sim.blocks.len() - main_chain.len(),
         delivered_fraction: if slots == 0 {
             1.0
         } else {
@@ -433,6 +483,10 @@ fn report(sim: &Sim, s: &Scenario, txs_submitted: usize) -> Report {
         propagation_ms_p99: percentile(&delays, 0.99),
         propagation_ms_max: delays.last().copied().unwrap_or(0),
         block_bytes_per_node_per_block: ratio(sim.stats.block_frame_bytes, received_bytes),
+        duplicates_per_node_per_block: ratio(
+            sim.stats.block_frames.saturating_sub(received),
+            received,
+        ),
         announcements_per_node_per_block: ratio(announcements, received),
         frames_per_node: ratio(sim.stats.frames, s.nodes as u64),
         bytes_per_node: ratio(sim.stats.bytes, s.nodes as u64),
@@ -449,6 +503,7 @@ fn report(sim: &Sim, s: &Scenario, txs_submitted: usize) -> Report {
         signals_via_mesh: sim.stats.signals_mesh,
         signals_via_server: sim.stats.signals_server,
         frames_cut: sim.stats.cut,
+        frames_lost: sim.stats.lost,
         txs_submitted,
         txs_confirmed,
         virtual_ms: sim.now().since(sim.config.start),
