@@ -1666,9 +1666,28 @@ impl Node {
             let chain = self.ledger.chain();
             self.orphans.retain(|h, _| chain.knows(h));
         }
-        if let Some(change) = tip_change {
-            self.tip_moved(&change, origin);
+        match tip_change {
+            Some(change) => self.tip_moved(&change, origin),
+            None if self.is_rival_of_tip(&hash)
+                && matches!(origin, Origin::Peer(_) | Origin::Mined) =>
+            {
+                // A tie: the first seen stays the tip, and the rival is passed on too,
+                // so that the room knows both branches when the next block settles it
+                // rather than fetching the winner only then.
+                self.announce(InvItem::Block(hash), origin.peer());
+            }
+            None => {}
         }
+    }
+
+    /// Whether `hash` is another child of the tip's parent: a rival with the same work,
+    /// since its parent sets its difficulty.
+    fn is_rival_of_tip(&self, hash: &Hash) -> bool {
+        let chain = self.ledger.chain();
+        *hash != chain.tip()
+            && chain
+                .block(hash)
+                .is_some_and(|b| b.header.prev == chain.tip_header().prev)
     }
 
     /// Tells the UI and peers of a new tip, returns the payments of a lost branch to
