@@ -29,7 +29,7 @@ use tabchain_core::{
 };
 
 use crate::event::{Action, DropReason, Event, NodeError, NodeEvent};
-use crate::link::{LinkAction, Links, Route, Signal};
+use crate::link::{LinkAction, Links, Route, Signal, MAX_ROOM_PEERS};
 use crate::message::{InvItem, Message, MessageKind};
 use crate::node::Node;
 use crate::random::Rng;
@@ -554,19 +554,23 @@ impl Sim {
     fn introduce(&mut self, i: usize) {
         assert!(!self.server_down, "nodes join through the signaling server");
         let id = self.nodes[i].node.id();
-        let room: Vec<NodeId> = (0..self.nodes.len())
+        let mut room: Vec<usize> = (0..self.nodes.len())
             .filter(|&j| j != i && self.nodes[j].alive)
-            .map(|j| self.nodes[j].node.id())
             .collect();
-        self.nodes[i].links.server_joined(room);
+        if room.len() > MAX_ROOM_PEERS {
+            // A node keeps that many of a bigger room: some random share of it, from
+            // which the ids it is handed come too.
+            self.rng.shuffle(&mut room);
+            room.truncate(MAX_ROOM_PEERS);
+        }
+        let ids: Vec<NodeId> = room.iter().map(|&j| self.nodes[j].node.id()).collect();
+        self.nodes[i].links.server_joined(ids);
         for j in 0..self.nodes.len() {
             if j != i && self.nodes[j].alive {
                 self.nodes[j].links.server_peer_joined(id);
             }
         }
-        let mut others: Vec<usize> = (0..self.nodes.len())
-            .filter(|&j| j != i && self.nodes[j].alive && !self.cut(i, j))
-            .collect();
+        let mut others: Vec<usize> = room.into_iter().filter(|&j| !self.cut(i, j)).collect();
         self.rng.shuffle(&mut others);
         let ids = others
             .into_iter()
