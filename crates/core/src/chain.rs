@@ -22,7 +22,8 @@ use crate::header::Header;
 use crate::orphans::OrphanPool;
 use crate::params::Params;
 use crate::time::Timestamp;
-use crate::utxo::{Signatures, SpendRules, Undo, UtxoSet};
+use crate::tx::TxId;
+use crate::utxo::{Signatures, SpendRules, Undo, UtxoSet, Verified};
 
 pub use load::{LoadError, LoadReport};
 
@@ -108,6 +109,7 @@ pub struct Chain {
     orphans: OrphanPool,
     held: HeldBlocks,
     arrivals: u64,
+    verified: Verified,
 }
 
 impl Chain {
@@ -143,6 +145,7 @@ impl Chain {
             side: HashSet::new(),
             held: HeldBlocks::new(params_limit),
             arrivals: 1,
+            verified: Verified::default(),
         }
     }
 
@@ -166,6 +169,12 @@ impl Chain {
 
     pub fn height(&self) -> u64 {
         self.active.len() as u64 - 1
+    }
+
+    /// `txid`'s signatures checked out under this chain's genesis (the mempool took
+    /// it): a block carrying it need not check them again.
+    pub fn note_verified(&mut self, txid: TxId) {
+        self.verified.insert(txid);
     }
 
     pub fn tip_work(&self) -> u128 {
@@ -581,7 +590,13 @@ impl Chain {
             };
             let undo = self
                 .utxo
-                .connect_with(&entry.block, &rules, self.params.block_reward, signatures)
+                .connect_with(
+                    &entry.block,
+                    &rules,
+                    self.params.block_reward,
+                    signatures,
+                    &self.verified,
+                )
                 .map_err(|error| (hash, error))?;
             entry.validity = Validity::Valid;
             self.undo.insert(hash, undo);

@@ -163,8 +163,11 @@ impl Ledger {
     }
 
     pub fn submit_tx(&mut self, tx: Transaction) -> Result<TxId, MempoolError> {
-        self.mempool
-            .add(tx, self.chain.utxo(), &self.chain.next_spend_rules())
+        let txid = self
+            .mempool
+            .add(tx, self.chain.utxo(), &self.chain.next_spend_rules())?;
+        self.chain.note_verified(txid);
+        Ok(txid)
     }
 
     fn follow_tip(&mut self, change: &TipChange) {
@@ -193,7 +196,9 @@ impl Ledger {
         let rules = self.chain.next_spend_rules();
         for tx in waiting {
             // A transaction the new chain makes invalid is simply not waiting any more.
-            let _ = self.mempool.add(tx, self.chain.utxo(), &rules);
+            if let Ok(txid) = self.mempool.add(tx, self.chain.utxo(), &rules) {
+                self.chain.note_verified(txid);
+            }
         }
     }
 }

@@ -4,8 +4,10 @@ mod common;
 
 use common::*;
 use tabchain_core::mempool::Mempool;
+use tabchain_core::utxo::{Signatures, Verified};
 use tabchain_core::{
-    Accepted, Block, Ledger, MempoolError, Params, Transaction, TxError, WalletError,
+    Accepted, Block, BlockError, Ledger, MempoolError, Params, Transaction, TxError,
+    WalletError,
 };
 
 fn params() -> Params {
@@ -285,4 +287,49 @@ fn coinbase_coins_mature_before_they_can_be_spent() {
     assert_eq!((matured.confirmed, matured.maturing), (reward, 0));
     assert_eq!(ledger.spendable(&address(1)).len(), 1);
     ledger.submit_tx(early).unwrap();
+}
+
+#[test]
+fn a_payment_the_mempool_checked_is_not_checked_again_in_a_block_but_a_resigned_copy_is() {
+    let mut ledger = funded(3);
+    let paid = pay(&ledger, 0, 2, 100, 3);
+    ledger.submit_tx(paid.clone()).unwrap();
+    let template = ledger.template(address(3), LATER);
+    assert_eq!(template.transactions[1], paid);
+
+    // The same payment with one signature byte flipped is another id, never checked.
+    let mut forged = paid.clone();
+    forged.inputs[0].signature.0[0] ^= 1;
+    let mut block = template.clone();
+    block.transactions[1] = forged.clone();
+    block.header.time = ledger.chain().tip_header().time.saturating_add(10_000);
+    seal(&mut block);
+    assert!(matches!(
+        ledger.submit_block(block.clone(), LATER),
+        Err(BlockError::Tx {
+            index: 1,
+            error: TxError::BadSignature { .. }
+        })
+    ));
+
+    // What the cache saves, shown on the coins directly: an id taken as verified skips
+    // the check (only the mempool ever marks one, after checking it).
+    let rules = ledger.chain().next_spend_rules();
+    let reward = params().block_reward;
+    let mut verified = Verified::default();
+    let mut coins = ledger.chain().utxo().clone();
+    assert!(coins
+        .connect_with(&block, &rules, reward, Signatures::Check, &verified)
+        .is_err());
+    verified.insert(forged.id());
+    assert!(coins
+        .connect_with(&block, &rules, reward, Signatures::Check, &verified)
+        .is_ok());
+
+    // The real payment's block connects, its signatures checked once, in the mempool.
+    let mut block = template;
+    block.header.time = ledger.chain().tip_header().time.saturating_add(10_000);
+    seal(&mut block);
+    ledger.submit_block(block, LATER).unwrap();
+    assert_eq!(ledger.balance(&address(2)).confirmed, 100);
 }
