@@ -179,6 +179,9 @@ pub struct Links {
     me: NodeId,
     rng: Rng,
     links: BTreeMap<NodeId, Link>,
+    /// Links not open yet: while there are none, nothing has a deadline, and
+    /// `poll_timeout` (asked after every input) need not look at every link.
+    pending: usize,
     /// Tabs of this browser in the room.
     local: BTreeSet<NodeId>,
     /// The signaling server's room, while joined.
@@ -197,6 +200,7 @@ impl Links {
             me,
             rng: Rng::new(seed),
             links: BTreeMap::new(),
+            pending: 0,
             local: BTreeSet::new(),
             server: None,
             nostr: BTreeSet::new(),
@@ -265,7 +269,7 @@ impl Links {
         }
         let session = self.rng.next_u64();
         let route = self.best_route(&peer);
-        self.links.insert(
+        self.insert(
             peer,
             Link {
                 session,
@@ -281,7 +285,7 @@ impl Links {
 
     /// The node's [`crate::Action::Disconnect`]: it has already forgotten the peer.
     pub fn close(&mut self, peer: &NodeId) {
-        if let Some(link) = self.links.remove(peer) {
+        if let Some(link) = self.remove(peer) {
             self.actions.push_back(LinkAction::Close {
                 peer: *peer,
                 session: link.session,
@@ -355,7 +359,7 @@ impl Links {
             if link.open || link.session == session || ours_wins {
                 return;
             }
-            let old = self.links.remove(&from).expect("just looked it up");
+            let old = self.remove(&from).expect("just looked it up");
             dialed = old.dialed;
             self.actions.push_back(LinkAction::Close {
                 peer: from,
@@ -363,7 +367,7 @@ impl Links {
                 grace: false,
             });
         }
-        self.links.insert(
+        self.insert(
             from,
             Link {
                 session,
@@ -422,6 +426,7 @@ impl Links {
         };
         if !link.open {
             link.open = true;
+            self.pending -= 1;
             self.actions.push_back(LinkAction::Opened { peer, session });
         }
         true
@@ -501,6 +506,9 @@ impl Links {
 
     /// Gives up the attempts past their deadline.
     pub fn handle_timeout(&mut self, now: Timestamp) {
+        if self.pending == 0 {
+            return;
+        }
         let late: Vec<NodeId> = self
             .links
             .iter()
@@ -513,6 +521,9 @@ impl Links {
     }
 
     pub fn poll_timeout(&self) -> Option<Timestamp> {
+        if self.pending == 0 {
+            return None;
+        }
         self.links
             .values()
             .filter(|link| !link.open)
@@ -524,13 +535,28 @@ impl Links {
         self.actions.pop_front()
     }
 
+    /// A new attempt, not open yet.
+    fn insert(&mut self, peer: NodeId, link: Link) {
+        debug_assert!(!link.open && !self.links.contains_key(&peer));
+        self.pending += 1;
+        self.links.insert(peer, link);
+    }
+
+    fn remove(&mut self, peer: &NodeId) -> Option<Link> {
+        let link = self.links.remove(peer)?;
+        if !link.open {
+            self.pending -= 1;
+        }
+        Some(link)
+    }
+
     fn current(&self, peer: &NodeId, session: u64) -> Option<&Link> {
         self.links.get(peer).filter(|link| link.session == session)
     }
 
     /// The link to `peer` is over: close it, and tell the node unless it asked.
     fn end(&mut self, peer: NodeId, reason: EndReason) {
-        let Some(link) = self.links.remove(&peer) else {
+        let Some(link) = self.remove(&peer) else {
             return;
         };
         self.actions.push_back(LinkAction::Close {
