@@ -19,8 +19,8 @@ use crate::precompressed;
 
 /// A router that serves the files under `dir`.
 pub fn router(dir: &Path) -> Router {
-    // Brotli first: Chromium offers it to https and localhost only, a classroom's
-    // laptops on http://192.168.x.y take the gzip copy.
+    // The brotli copy when offered, else the gzip one: Chromium offers brotli to https
+    // and localhost only, so a classroom's laptops on http://192.168.x.y take gzip.
     let files = ServeDir::new(dir).precompressed_br().precompressed_gzip();
     Router::new()
         .fallback_service(files)

@@ -85,8 +85,8 @@ fn is_compressible(path: &Path) -> bool {
 /// smaller is not written, and an earlier one is removed.
 fn precompress(file: &Path) -> Result<(), Error> {
     let source = fs::read(file).map_err(|e| Error::Read(file.to_owned(), e))?;
-    // The two encodings at once: zopfli takes seconds on the page's wasm.
     let source = &source[..];
+    // The two encodings at once: zopfli takes seconds on the page's wasm.
     let [br, gz] = std::thread::scope(|scope| {
         Encoding::ALL
             .map(|encoding| scope.spawn(move || encoding.compress(source)))
