@@ -6,7 +6,8 @@
 //! connections, with the header-read timeout), `admission.rs` (connections counted from
 //! accept, in all and per client address), `state.rs` (rooms, pure), `socket.rs` (one
 //! WebSocket from upgrade to close), `bucket.rs` (the rate limit), `metrics.rs`,
-//! `site.rs` (static files), `turn.rs` (coturn as a child process and the tabs' TURN
+//! `site.rs` (static files) with `precompressed.rs` (the build's brotli and gzip copies
+//! of them), `turn.rs` (coturn as a child process and the tabs' TURN
 //! credentials), `join.rs` (the join URL as a QR code); this file wires them into an
 //! axum router and runs it.
 //! Every wait and deadline uses `tokio::time`, which the workspace's clock ban (meant
@@ -34,6 +35,7 @@ mod bucket;
 pub mod join;
 pub mod keepers;
 mod metrics;
+mod precompressed;
 mod site;
 mod socket;
 mod state;

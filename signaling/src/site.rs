@@ -1,9 +1,11 @@
 //! Serving the built site (`--static dist/`), so one command starts a classroom:
 //! MIME types from the file extension (`application/wasm` included), `index.html` for
-//! directories, gzip when the browser accepts it, and cache headers that never leave a
-//! student on a stale build.
+//! directories, the build's precompressed brotli or gzip copy when the browser accepts
+//! it (`precompressed.rs`), gzip on the fly for a file without a fresh copy, and cache
+//! headers that never leave a student on a stale build.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use axum::extract::Request;
 use axum::http::header::{HeaderValue, CACHE_CONTROL};
@@ -13,10 +15,19 @@ use axum::Router;
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 
+use crate::precompressed;
+
 /// A router that serves the files under `dir`.
 pub fn router(dir: &Path) -> Router {
+    // The brotli copy when offered, else the gzip one: Chromium offers brotli to https
+    // and localhost only, so a classroom's laptops on http://192.168.x.y take gzip.
+    let files = ServeDir::new(dir).precompressed_br().precompressed_gzip();
     Router::new()
-        .fallback_service(ServeDir::new(dir))
+        .fallback_service(files)
+        .layer(middleware::from_fn_with_state(
+            Arc::<Path>::from(dir),
+            precompressed::fresh_copies_only,
+        ))
         .layer(middleware::from_fn(cache_control))
         .layer(CompressionLayer::new())
 }
