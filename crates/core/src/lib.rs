@@ -40,6 +40,7 @@ pub use keys::{Address, KeyError, NodeId, PublicKey, SecretKey, Signature};
 pub use ledger::{Balance, Ledger};
 pub use mempool::{Mempool, MempoolError};
 pub use params::{Params, COIN};
+pub use pow::lanes::LaneSearch;
 pub use pow::PowSearch;
 pub use time::Timestamp;
 pub use tx::{Input, OutPoint, Output, Transaction, TxError, TxId};
