@@ -90,7 +90,8 @@ impl FromMiner {
 #[derive(Debug)]
 enum Search {
     Scalar(PowSearch),
-    Lanes(LaneSearch),
+    /// Boxed: its precomputed lanes are several times the scalar search's size.
+    Lanes(Box<LaneSearch>),
 }
 
 impl Search {
@@ -114,7 +115,7 @@ impl Job {
     pub fn new(id: u32, header: &Header, nonces: Range<u64>, path: SearchPath) -> Job {
         let search = match path {
             SearchPath::Scalar => Search::Scalar(PowSearch::new(header)),
-            SearchPath::Lanes => Search::Lanes(LaneSearch::new(header)),
+            SearchPath::Lanes => Search::Lanes(Box::new(LaneSearch::new(header))),
         };
         Job { id, search, nonces }
     }

@@ -326,7 +326,7 @@ mod tests {
         for difficulty in [0, 1, 2, 5, 64, u64::MAX] {
             let search = LaneSearch::new(&header(&mut rng, difficulty));
             // Empty and backwards ranges.
-            for range in [5..5, 9..3, u64::MAX..u64::MAX] {
+            for range in [5..5, Range { start: 9, end: 3 }, u64::MAX..u64::MAX] {
                 assert_eq!(search.search(range.clone()), None, "{range:?}");
             }
             // The top of the nonce space: the last lanes would wrap past u64::MAX.
