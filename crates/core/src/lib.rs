@@ -5,7 +5,8 @@
 //! same code runs natively, in a simulator and in a browser tab.
 //!
 //! - [`Block`]s of [`Transaction`]s under a fixed-size [`Header`] whose nonce comes last,
-//!   so [`PowSearch`] hashes one SHA-256 block per nonce.
+//!   so [`PowSearch`] hashes one SHA-256 block per nonce ([`LaneSearch`]: four nonces at
+//!   once, in wasm SIMD lanes where the build has them).
 //! - [`Chain`]: the block tree, fork choice by most work, reorgs with undo data, orphans,
 //!   and loading a stored block set whole ([`Chain::load_stored`]).
 //! - [`Mempool`] and [`Ledger`], which keeps both in step and builds miners' templates.

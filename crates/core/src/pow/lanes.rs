@@ -39,6 +39,8 @@ const K: [u32; 64] = [
 
 /// The message words holding the nonce: its low and high 32 bits, byte-swapped.
 const NONCE_WORD: usize = TAIL_NONCE / 4;
+// `LaneSearch::word` spells out which schedule terms vary for a nonce in words 5 and 6.
+const _: () = assert!(NONCE_WORD == 5, "the header layout moved the nonce");
 
 /// Nonces per lane set.
 pub const LANES: u64 = 4;
