@@ -17,10 +17,15 @@ step "format and lints"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "the crates every tab runs build for wasm32 (and the browser crates lint clean there); the core stays free of browser and runtime crates"
+step "the crates every tab runs build for wasm32 (and the browser crates lint clean there, the SIMD lanes too); the core stays free of browser and runtime crates"
 cargo check -p tabchain-core -p tabchain-signal --target wasm32-unknown-unknown --locked
 cargo clippy -p tabchain-web -p tabchain-app -p tabchain-miner --target wasm32-unknown-unknown \
     --all-targets --locked -- -D warnings
+# The mining worker's SIMD build (scripts/miner-simd.sh, trunk's post_build hook) compiles
+# the core's v128 lanes, which no other build sees; its own target dir, as in the hook.
+RUSTFLAGS="-C target-feature=+simd128" cargo clippy -p tabchain-core -p tabchain-miner \
+    --target wasm32-unknown-unknown --target-dir "${CARGO_TARGET_DIR:-target}/simd128" \
+    --locked -- -D warnings
 if cargo tree -p tabchain-core -e normal --prefix none | grep -E '^(wasm-bindgen|web-sys|js-sys|tokio) '; then
     echo "tabchain-core must not depend on the crates above" >&2
     exit 1

@@ -22,7 +22,7 @@ use tabchain_core::{
     Accepted, Address, Block, Header, Ledger, NodeId, Params, SecretKey, Signatures, Timestamp,
     Transaction,
 };
-use tabchain_miner::{FromMiner, Job, ToMiner};
+use tabchain_miner::{FromMiner, Job, SearchPath, ToMiner};
 use tabchain_node::link::sdp;
 use tabchain_node::link::{Links, Route, Signal};
 use tabchain_node::message::SignedSignal;
@@ -548,9 +548,17 @@ pub fn worker(data: &[u8]) {
         nonces,
     } = message
     {
-        let mut search = Job::new(job, &header, nonces.clone());
+        // Both searches a worker may run report alike, chunk by chunk.
+        let mut scalar = Job::new(job, &header, nonces.clone(), SearchPath::Scalar);
+        let mut lanes = Job::new(job, &header, nonces.clone(), SearchPath::Lanes);
         for _ in 0..4 {
-            match search.step(8) {
+            let report = scalar.step(8);
+            assert_eq!(
+                lanes.step(8),
+                report,
+                "the lanes report as the scalar search"
+            );
+            match report {
                 None => break,
                 Some(FromMiner::Found { nonce, hashes, .. }) => {
                     assert!(nonces.contains(&nonce));
@@ -562,7 +570,7 @@ pub fn worker(data: &[u8]) {
                 Some(FromMiner::Progress { hashes, .. } | FromMiner::Exhausted { hashes, .. }) => {
                     assert!(hashes <= 8)
                 }
-                Some(FromMiner::Ready) => panic!("a job never reports Ready"),
+                Some(FromMiner::Ready { .. }) => panic!("a job never reports Ready"),
             }
         }
     }
@@ -805,7 +813,9 @@ pub fn samples() -> Vec<(&'static str, Vec<u8>)> {
         add("worker", message.encode());
     }
     let from_miner = [
-        FromMiner::Ready,
+        FromMiner::Ready {
+            path: SearchPath::Lanes,
+        },
         FromMiner::Progress {
             job: 1,
             hashes: 65_536,

@@ -1,6 +1,7 @@
 //! How numbers and times read on the page.
 
 use tabchain_core::Timestamp;
+use tabchain_web::view::SearchPath;
 
 /// `14:03:27` in the viewer's time zone.
 pub fn clock(at: Timestamp) -> String {
@@ -28,6 +29,15 @@ pub fn hashrate(hps: u64) -> String {
         0..=999 => format!("{hps} H/s"),
         1_000..=999_999 => format!("{:.1} kH/s", hps as f64 / 1e3),
         _ => format!("{:.2} MH/s", hps as f64 / 1e6),
+    }
+}
+
+/// How the workers search: `4 lanes (SIMD)`, `scalar`, or a dash before one is ready.
+pub fn search_path(path: Option<SearchPath>) -> &'static str {
+    match path {
+        Some(SearchPath::Lanes) => "4 lanes (SIMD)",
+        Some(SearchPath::Scalar) => "scalar",
+        None => "–",
     }
 }
 

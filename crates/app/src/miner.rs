@@ -3,10 +3,10 @@
 
 use leptos::prelude::*;
 use tabchain_web::settings::MAX_WORKERS;
-use tabchain_web::view::{ChainInfo, MinerInfo};
+use tabchain_web::view::{ChainInfo, MinerInfo, SearchPath};
 use tabchain_web::Handle;
 
-use crate::format::{duration, hashrate, quantity};
+use crate::format::{duration, hashrate, quantity, search_path};
 
 #[component]
 pub fn MinerPanel(miner: Memo<MinerInfo>, chain: Memo<ChainInfo>, handle: Handle) -> impl IntoView {
@@ -60,6 +60,19 @@ pub fn MinerPanel(miner: Memo<MinerInfo>, chain: Memo<ChainInfo>, handle: Handle
                     <span class="label">"hashrate"</span>
                     <span class="big" data-testid="hashrate" data-hps=move || miner.with(|m| m.hashrate.to_string())>
                         {move || hashrate(miner.with(|m| m.hashrate))}
+                    </span>
+                </div>
+                <div class="stat" title="SIMD hashes four nonces per instruction; ?simd=off forces one at a time">
+                    <span class="label">"search"</span>
+                    <span
+                        data-testid="miner-path"
+                        data-path=move || match miner.with(|m| m.path) {
+                            Some(SearchPath::Lanes) => "lanes",
+                            Some(SearchPath::Scalar) => "scalar",
+                            None => "",
+                        }
+                    >
+                        {move || search_path(miner.with(|m| m.path))}
                     </span>
                 </div>
                 <div class="stat">

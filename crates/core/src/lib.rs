@@ -5,7 +5,8 @@
 //! same code runs natively, in a simulator and in a browser tab.
 //!
 //! - [`Block`]s of [`Transaction`]s under a fixed-size [`Header`] whose nonce comes last,
-//!   so [`PowSearch`] hashes one SHA-256 block per nonce.
+//!   so [`PowSearch`] hashes one SHA-256 block per nonce ([`LaneSearch`]: four nonces at
+//!   once, in wasm SIMD lanes where the build has them).
 //! - [`Chain`]: the block tree, fork choice by most work, reorgs with undo data, orphans,
 //!   and loading a stored block set whole ([`Chain::load_stored`]).
 //! - [`Mempool`] and [`Ledger`], which keeps both in step and builds miners' templates.
@@ -40,6 +41,7 @@ pub use keys::{Address, KeyError, NodeId, PublicKey, SecretKey, Signature};
 pub use ledger::{Balance, Ledger};
 pub use mempool::{Mempool, MempoolError};
 pub use params::{Params, COIN};
+pub use pow::lanes::LaneSearch;
 pub use pow::PowSearch;
 pub use time::Timestamp;
 pub use tx::{Input, OutPoint, Output, Transaction, TxError, TxId};

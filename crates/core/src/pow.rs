@@ -1,6 +1,9 @@
 //! The proof-of-work search the miner runs: it hashes only the header's last 64-byte
 //! SHA-256 block per nonce, starting from the cached state after the first block (the
-//! midstate). The browser's worker calls exactly this code.
+//! midstate). The browser's worker calls exactly this code, or [`lanes`], which finds
+//! the same nonces four at a time.
+
+pub mod lanes;
 
 use std::ops::Range;
 

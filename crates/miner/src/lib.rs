@@ -6,13 +6,17 @@
 //! messages, so stale work stops within one chunk (about 15 ms at 4 MH/s).
 //!
 //! Messages are postcard bytes, so both sides share these types instead of a JS shape.
+//!
+//! The worker is built twice: with wasm `simd128` it searches four nonces at once
+//! ([`LaneSearch`]), without it one at a time ([`PowSearch`]); its JS entry loads the
+//! SIMD build where the browser validates SIMD code. Both find the same first nonce.
 
 #![forbid(unsafe_code)]
 
 use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
-use tabchain_core::{Header, PowSearch};
+use tabchain_core::{Header, LaneSearch, PowSearch};
 
 /// Nonces a worker tries between two looks at its messages.
 pub const CHUNK: u64 = 1 << 16;
@@ -34,13 +38,33 @@ pub enum ToMiner {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FromMiner {
     /// The worker's wasm is loaded and it listens: messages sent earlier were lost.
-    Ready,
+    /// `path` is the search its build runs.
+    Ready { path: SearchPath },
     /// `hashes` more nonces of `job` tried, none solved it.
     Progress { job: u32, hashes: u64 },
     /// `nonce` solves `job`; `hashes` nonces were tried since the last report.
     Found { job: u32, nonce: u64, hashes: u64 },
     /// The whole range of `job` was tried without a solution.
     Exhausted { job: u32, hashes: u64 },
+}
+
+/// How a worker searches nonces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SearchPath {
+    /// One nonce at a time: [`PowSearch`].
+    Scalar,
+    /// Four nonces at a time in wasm SIMD lanes: [`LaneSearch`].
+    Lanes,
+}
+
+impl SearchPath {
+    /// The search this build runs: lanes only where they are SIMD instructions (natively
+    /// the lanes are a plain array, slower than the scalar search's SHA extensions).
+    pub const BUILT: SearchPath = if cfg!(all(target_arch = "wasm32", target_feature = "simd128")) {
+        SearchPath::Lanes
+    } else {
+        SearchPath::Scalar
+    };
 }
 
 impl ToMiner {
@@ -63,21 +87,37 @@ impl FromMiner {
     }
 }
 
+#[derive(Debug)]
+enum Search {
+    Scalar(PowSearch),
+    /// Boxed: its precomputed lanes are several times the scalar search's size.
+    Lanes(Box<LaneSearch>),
+}
+
+impl Search {
+    fn first(&self, nonces: Range<u64>) -> Option<u64> {
+        match self {
+            Search::Scalar(search) => search.search(nonces),
+            Search::Lanes(search) => search.search(nonces),
+        }
+    }
+}
+
 /// One template being searched, a chunk at a time.
 #[derive(Debug)]
 pub struct Job {
     id: u32,
-    search: PowSearch,
+    search: Search,
     nonces: Range<u64>,
 }
 
 impl Job {
-    pub fn new(id: u32, header: &Header, nonces: Range<u64>) -> Job {
-        Job {
-            id,
-            search: PowSearch::new(header),
-            nonces,
-        }
+    pub fn new(id: u32, header: &Header, nonces: Range<u64>, path: SearchPath) -> Job {
+        let search = match path {
+            SearchPath::Scalar => Search::Scalar(PowSearch::new(header)),
+            SearchPath::Lanes => Search::Lanes(Box::new(LaneSearch::new(header))),
+        };
+        Job { id, search, nonces }
     }
 
     /// Tries the next `chunk` nonces and says what came of it. `None` means the job is
@@ -88,7 +128,7 @@ impl Job {
         }
         let start = self.nonces.start;
         let end = start.saturating_add(chunk).min(self.nonces.end);
-        let report = match self.search.search(start..end) {
+        let report = match self.search.first(start..end) {
             Some(nonce) => {
                 self.nonces = end..end;
                 FromMiner::Found {
@@ -148,9 +188,19 @@ mod tests {
     }
 
     #[test]
+    fn both_paths_report_the_same_nonces() {
+        let template = header(300);
+        let reports = |path| {
+            let mut job = Job::new(2, &template, 1000..20_000, path);
+            std::iter::from_fn(|| job.step(1000)).collect::<Vec<_>>()
+        };
+        assert_eq!(reports(SearchPath::Lanes), reports(SearchPath::Scalar));
+    }
+
+    #[test]
     fn a_found_nonce_solves_the_header_and_ends_the_job() {
         let template = header(300);
-        let mut job = Job::new(7, &template, 0..u64::MAX);
+        let mut job = Job::new(7, &template, 0..u64::MAX, SearchPath::Lanes);
         let mut tried = 0;
         let nonce = loop {
             match job.step(64).expect("the job runs until it finds one") {
@@ -180,7 +230,7 @@ mod tests {
     #[test]
     fn an_unsolvable_range_reports_every_nonce_then_exhausted() {
         // Difficulty u64::MAX: no hash in a 100-nonce range meets it (chance 100/2^64).
-        let mut job = Job::new(1, &header(u64::MAX), 1000..1100);
+        let mut job = Job::new(1, &header(u64::MAX), 1000..1100, SearchPath::Lanes);
         assert_eq!(
             job.step(64),
             Some(FromMiner::Progress { job: 1, hashes: 64 })

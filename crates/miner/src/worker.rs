@@ -10,7 +10,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::Uint8Array;
-use tabchain_miner::{FromMiner, Job, ToMiner, CHUNK};
+use tabchain_miner::{FromMiner, Job, SearchPath, ToMiner, CHUNK};
 use wasm_bindgen::prelude::*;
 use web_sys::{DedicatedWorkerGlobalScope, MessageChannel, MessageEvent};
 
@@ -42,7 +42,7 @@ impl Worker {
                 job,
                 header,
                 nonces,
-            } => Some(Job::new(job, &header, nonces)),
+            } => Some(Job::new(job, &header, nonces, SearchPath::BUILT)),
             ToMiner::Stop => None,
         };
         self.schedule();
@@ -99,5 +99,7 @@ pub fn start() {
         .set_onmessage(Some(on_wake.as_ref().unchecked_ref()));
     on_wake.forget();
 
-    worker.borrow().post(FromMiner::Ready);
+    worker.borrow().post(FromMiner::Ready {
+        path: SearchPath::BUILT,
+    });
 }

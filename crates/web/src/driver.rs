@@ -509,7 +509,7 @@ impl Driver {
             move || sink.send(Input::Tick)
         });
         let mut log = Log::default();
-        let mut miners = Miners::new(workers, sink.map(Input::Miner));
+        let mut miners = Miners::new(workers, settings.simd, sink.map(Input::Miner));
         if let Err(err) = miners.start() {
             let text = format!("could not start the mining workers: {}", describe(&err));
             warn(&text);
@@ -1503,6 +1503,7 @@ impl Driver {
             miner: MinerInfo {
                 mining: self.node.mining().is_some(),
                 workers: self.miners.wanted(),
+                path: self.miners.path(),
                 hashrate: self.miners.hashrate(now),
                 blocks_found: self.miners.found(),
             },

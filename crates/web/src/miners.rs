@@ -1,10 +1,13 @@
 //! The mining workers: each runs `tabchain-miner` and searches its own slice of the
 //! nonce space of the node's current template. A new template goes to every worker at
 //! once; a worker's `Found` for an older template is ignored.
+//!
+//! The worker's script picks its search (SIMD lanes where the browser validates SIMD
+//! code, else scalar); `?simd=off` on the page reaches it as the script's own query.
 
 use js_sys::Uint8Array;
 use tabchain_core::{Block, Timestamp};
-use tabchain_miner::{slice, FromMiner, ToMiner};
+use tabchain_miner::{slice, FromMiner, SearchPath, ToMiner};
 use wasm_bindgen::prelude::*;
 use web_sys::{MessageEvent, Worker};
 
@@ -13,6 +16,8 @@ use crate::js::Sink;
 
 /// The worker's entry script (www/miner_worker.js), next to the page.
 const WORKER_SCRIPT: &str = "miner_worker.js";
+/// The same script told to load the scalar build even where SIMD works.
+const SCALAR_WORKER_SCRIPT: &str = "miner_worker.js?simd=off";
 
 /// A worker's report, with which worker sent it.
 #[derive(Debug)]
@@ -36,6 +41,10 @@ struct Miner {
 pub struct Miners {
     workers: Vec<Miner>,
     wanted: usize,
+    /// Workers may load their SIMD build.
+    simd: bool,
+    /// The search the latest ready worker runs.
+    path: Option<SearchPath>,
     next_id: u32,
     job: u32,
     template: Option<Block>,
@@ -45,10 +54,12 @@ pub struct Miners {
 }
 
 impl Miners {
-    pub fn new(wanted: usize, sink: Sink<Report>) -> Miners {
+    pub fn new(wanted: usize, simd: bool, sink: Sink<Report>) -> Miners {
         Miners {
             workers: Vec::new(),
             wanted: wanted.max(1),
+            simd,
+            path: None,
             next_id: 0,
             job: 0,
             template: None,
@@ -66,6 +77,10 @@ impl Miners {
 
     pub fn wanted(&self) -> usize {
         self.wanted
+    }
+
+    pub fn path(&self) -> Option<SearchPath> {
+        self.path
     }
 
     pub fn found(&self) -> u64 {
@@ -111,12 +126,13 @@ impl Miners {
     /// template.
     pub fn on_report(&mut self, report: Report, now: Timestamp) -> Option<Block> {
         let (solved, hashes) = match report.report? {
-            FromMiner::Ready => {
+            FromMiner::Ready { path } => {
                 let miner = self
                     .workers
                     .iter_mut()
                     .find(|miner| miner.id == report.worker)?;
                 miner.ready = true;
+                self.path = Some(path);
                 self.hand_out();
                 return None;
             }
@@ -138,7 +154,11 @@ impl Miners {
         while self.workers.len() < self.wanted {
             let id = self.next_id;
             self.next_id += 1;
-            let worker = Worker::new(WORKER_SCRIPT)?;
+            let worker = Worker::new(if self.simd {
+                WORKER_SCRIPT
+            } else {
+                SCALAR_WORKER_SCRIPT
+            })?;
             let on_error = Closure::<dyn FnMut(JsValue)>::new({
                 let sink = self.sink.clone();
                 move |_| {

@@ -12,6 +12,9 @@
 //! the room's password there: tabs with another secret never meet through the relays.
 //! `?links=` sets how many peers a tab links to (one more at most, for a newcomer;
 //! default: the node's), so that a small class sees gossip cross several hops.
+//! `?simd=off` makes the mining workers search one nonce at a time even where the
+//! browser runs wasm SIMD, so a class can compare both searches (`?simd=on`, the
+//! default, uses SIMD where the browser has it).
 
 use tabchain_core::Params;
 use tabchain_signal::{IceServer, RoomName, RoomNameError};
@@ -39,6 +42,8 @@ pub struct Settings {
     pub workers: Option<usize>,
     /// Peers to link to (one more is taken in); `None` keeps the node's default.
     pub links: Option<usize>,
+    /// Mining workers may load their SIMD build (`?simd=off` says no).
+    pub simd: bool,
     /// A `ws://` or `wss://` URL of the signaling server's `/ws`, without the room.
     pub signal: Option<String>,
     pub ice: Vec<IceServer>,
@@ -60,6 +65,8 @@ pub enum SettingsError {
     Workers(String),
     #[error("links must be a whole number from 2 to 32, not {0:?}")]
     Links(String),
+    #[error("simd must be on or off, not {0:?}")]
+    Simd(String),
     #[error("signal must be a ws:// or wss:// URL, not {0:?}")]
     Signal(String),
     #[error("ice servers must be stun:, turn: or turns: URLs, not {0:?}")]
@@ -80,6 +87,7 @@ impl Settings {
             block_time: None,
             workers: None,
             links: None,
+            simd: true,
             signal: None,
             ice: Vec::new(),
             relays: None,
@@ -126,6 +134,13 @@ impl Settings {
                             .filter(|n| LINKS.contains(n))
                             .ok_or(SettingsError::Links(value))?,
                     );
+                }
+                "simd" => {
+                    settings.simd = match value.as_str() {
+                        "on" => true,
+                        "off" => false,
+                        _ => return Err(SettingsError::Simd(value)),
+                    };
                 }
                 "signal" => {
                     if !(value.starts_with("ws://") || value.starts_with("wss://")) {
@@ -269,6 +284,9 @@ mod tests {
         assert_eq!(settings.links, None);
         assert_eq!(Settings::from_query("links=3").unwrap().links, Some(3));
         assert!(Settings::from_query("links=1").is_err());
+        assert!(settings.simd, "workers use SIMD unless told not to");
+        assert!(!Settings::from_query("simd=off").unwrap().simd);
+        assert!(Settings::from_query("simd=on").unwrap().simd);
         assert_eq!(settings.params().initial_difficulty, 20_000);
         assert_eq!(settings.params().target_block_ms, 2_000);
         assert_ne!(
@@ -306,7 +324,7 @@ mod tests {
     #[test]
     fn bad_values_are_refused_with_the_setting_named() {
         // Tried: a room with a space, zero and non-numeric difficulty, block times of 0 s,
-        // 601 s and "fast", too many workers,
+        // 601 s and "fast", too many workers, simd=no,
         // an http:// signaling URL, an ICE server and a relay that are web pages.
         assert!(matches!(
             Settings::from_query("room=my+room"),
@@ -329,6 +347,10 @@ mod tests {
         assert_eq!(
             Settings::from_query("workers=99"),
             Err(SettingsError::Workers("99".into()))
+        );
+        assert_eq!(
+            Settings::from_query("simd=no"),
+            Err(SettingsError::Simd("no".into()))
         );
         assert!(matches!(
             Settings::from_query("signal=http://x"),

@@ -7,6 +7,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use tabchain_core::{Address, Block, Hash, NodeId, Timestamp, Transaction, COIN};
+pub use tabchain_miner::SearchPath;
 use tabchain_node::{Node, PeerState};
 use tabchain_nostr::RelayStatus;
 
@@ -259,6 +260,8 @@ pub struct ChainInfo {
 pub struct MinerInfo {
     pub mining: bool,
     pub workers: usize,
+    /// How the workers search, once one has said (`None` before any is ready).
+    pub path: Option<SearchPath>,
     /// Hashes per second over the last two seconds.
     pub hashrate: u64,
     pub blocks_found: u64,
