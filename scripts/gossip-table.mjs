@@ -3,6 +3,7 @@
 //
 //     node scripts/gossip-table.mjs                      # 1000 nodes, seed 11
 //     NODES=300 SEED=1 node scripts/gossip-table.mjs
+//     SIM=/path/to/sim node scripts/gossip-table.mjs     # another build of it
 //
 // Each run is deterministic for its seed; the wall time is this machine's.
 
@@ -10,6 +11,7 @@ import { execFileSync } from 'node:child_process';
 
 const nodes = process.env.NODES ?? '1000';
 const seed = process.env.SEED ?? '11';
+const sim = process.env.SIM ?? 'target/release/sim';
 const strategies = ['flood', 'pull', 'push-k', 'infect', 'hybrid'];
 const conditions = [
   ['no loss', []],
@@ -23,7 +25,7 @@ for (const [condition, flags] of conditions) {
     const args = ['--nodes', nodes, '--degree', '8', '--seed', seed, '--gossip', gossip, '--json', ...flags];
     let out;
     try {
-      out = execFileSync('target/release/sim', args, { encoding: 'utf8', maxBuffer: 1 << 24 });
+      out = execFileSync(sim, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
     } catch (err) {
       // A run that broke an invariant (say, nodes left behind) still prints its report.
       out = err.stdout;
