@@ -138,7 +138,13 @@ impl UtxoSet {
         rules: &SpendRules,
         reward: u64,
     ) -> Result<Undo, BlockError> {
-        self.connect_with(block, rules, reward, Signatures::Check, &Verified::default())
+        self.connect_with(
+            block,
+            rules,
+            reward,
+            Signatures::Check,
+            &Verified::default(),
+        )
     }
 
     /// [`UtxoSet::connect`], verifying the payments' signatures or not, and not those

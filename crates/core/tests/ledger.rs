@@ -6,8 +6,7 @@ use common::*;
 use tabchain_core::mempool::Mempool;
 use tabchain_core::utxo::{Signatures, Verified};
 use tabchain_core::{
-    Accepted, Block, BlockError, Ledger, MempoolError, Params, Transaction, TxError,
-    WalletError,
+    Accepted, Block, BlockError, Ledger, MempoolError, Params, Transaction, TxError, WalletError,
 };
 
 fn params() -> Params {
