@@ -722,6 +722,8 @@ pub fn samples() -> Vec<(&'static str, Vec<u8>)> {
             from: peer.public_key().node_id(),
             payload: envelope.clone(),
         },
+        Message::FastRelay(true),
+        Message::FastRelay(false),
     ];
     for message in &messages {
         add("peer_frame", message.encode());
