@@ -1680,14 +1680,27 @@ impl Node {
         }
     }
 
-    /// Whether `hash` is another child of the tip's parent: a rival with the same work,
-    /// since its parent sets its difficulty.
+    /// Whether `hash` is another child of the tip's parent (a rival with the same work,
+    /// since its parent sets its difficulty) that is valid as far as this node can
+    /// tell. A side block's payments are checked against the coins only if its branch
+    /// wins, and passing on one that fails then would get this node blamed: so only a
+    /// rival whose sole transaction is a coinbase of its height paying at most the
+    /// reward (no coins to check; what most classroom blocks are) is passed on.
     fn is_rival_of_tip(&self, hash: &Hash) -> bool {
         let chain = self.ledger.chain();
-        *hash != chain.tip()
-            && chain
-                .block(hash)
-                .is_some_and(|b| b.header.prev == chain.tip_header().prev)
+        let Some(block) = chain.block(hash) else {
+            return false;
+        };
+        let coinbase_only = match block.transactions.as_slice() {
+            [coinbase] => {
+                coinbase.height == chain.height()
+                    && coinbase
+                        .output_value()
+                        .is_ok_and(|paid| paid <= chain.params().block_reward)
+            }
+            _ => false,
+        };
+        *hash != chain.tip() && block.header.prev == chain.tip_header().prev && coinbase_only
     }
 
     /// Tells the UI and peers of a new tip, returns the payments of a lost branch to
