@@ -74,9 +74,10 @@
 //! # Modules
 //!
 //! [`message`] (the wire format), [`handshake`], `liveness` (ping/pong and RTT),
-//! `gossip` (announce and fetch), `sync` (header-first catch-up), `discovery` (known
-//! peers, dials, bans), [`score`] (misbehaviour), [`peer`] (one link's state), [`node`]
-//! (the decisions), [`sim`] (the simulator).
+//! `gossip` (announce and fetch), `relay` (fast peers' pushes, the seeds' push
+//! strategies, request timeouts from round trips), `sync` (header-first catch-up),
+//! `discovery` (known peers, dials, bans), [`score`] (misbehaviour), [`peer`] (one
+//! link's state), [`node`] (the decisions), [`sim`] (the simulator).
 
 #![forbid(unsafe_code)]
 
