@@ -21,12 +21,15 @@ use crate::hash::Hash;
 use crate::header::Header;
 use crate::orphans::OrphanPool;
 use crate::params::Params;
+use crate::recent::RecentSet;
 use crate::time::Timestamp;
 use crate::tx::TxId;
-use crate::utxo::{Signatures, SpendRules, Undo, UtxoSet, Verified};
+use crate::utxo::{Signatures, SpendRules, Undo, UtxoSet};
 
 pub use load::{LoadError, LoadReport};
 
+/// Payments whose checked signatures a chain remembers.
+const VERIFIED_TXS: usize = 16_384;
 /// How many blocks of the tip's difficulty a side branch may trail the tip by and still
 /// be stored. Past it the branch's blocks are held (new) or pruned (stored).
 pub const MAX_BRANCH_DEFICIT: u128 = 6;
@@ -109,7 +112,12 @@ pub struct Chain {
     orphans: OrphanPool,
     held: HeldBlocks,
     arrivals: u64,
-    verified: Verified,
+    /// Payments taken into the mempool recently: their signatures were verified under
+    /// this chain's genesis. A block carrying them is not made to pay for those checks
+    /// again, as Bitcoin Core's signature cache spares it: most of what checking a block
+    /// costs, and so what each hop adds to its spreading. A txid commits to the whole
+    /// payment, signatures included, so the same payment signed otherwise is another id.
+    verified: RecentSet<TxId>,
 }
 
 impl Chain {
@@ -145,7 +153,7 @@ impl Chain {
             side: HashSet::new(),
             held: HeldBlocks::new(params_limit),
             arrivals: 1,
-            verified: Verified::default(),
+            verified: RecentSet::new(VERIFIED_TXS),
         }
     }
 

@@ -27,6 +27,7 @@ pub mod mempool;
 pub mod orphans;
 pub mod params;
 pub mod pow;
+pub mod recent;
 pub mod time;
 pub mod tx;
 pub mod utxo;

@@ -2,11 +2,12 @@
 //! exist, belong to its keys, and are not spent twice; a block's coinbase claims no more
 //! than the reward and fees. Connecting a block yields the undo data that disconnects it.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 
 use crate::block::{Block, BlockError};
 use crate::hash::Hash;
 use crate::keys::Address;
+use crate::recent::RecentSet;
 use crate::tx::{sum_values, OutPoint, Output, Transaction, TxError, TxId};
 
 /// An unspent output, the height of the block that created it, and whether a coinbase
@@ -39,38 +40,6 @@ pub struct SpendRules {
     pub height: u64,
     /// How many blocks a coinbase's coins wait, from [`crate::Params`].
     pub maturity: u64,
-}
-
-/// Payments taken into the mempool recently: their signatures were verified under this
-/// chain's genesis. A block carrying them is not made to pay for those checks again,
-/// as Bitcoin Core's signature cache spares it: most of what checking a block costs,
-/// and so what each hop adds to its spreading. A txid commits to the whole payment,
-/// signatures included, so the same payment signed otherwise is another id.
-#[derive(Debug, Clone, Default)]
-pub struct Verified {
-    set: HashSet<TxId>,
-    order: VecDeque<TxId>,
-}
-
-impl Verified {
-    /// Ids remembered; forgetting one only costs checking it again.
-    const CAPACITY: usize = 16_384;
-
-    pub fn insert(&mut self, txid: TxId) {
-        if !self.set.insert(txid) {
-            return;
-        }
-        if self.order.len() == Self::CAPACITY {
-            if let Some(oldest) = self.order.pop_front() {
-                self.set.remove(&oldest);
-            }
-        }
-        self.order.push_back(txid);
-    }
-
-    pub fn contains(&self, txid: &TxId) -> bool {
-        self.set.contains(txid)
-    }
 }
 
 /// Whether connecting a block verifies its payments' signatures. Everything else about
@@ -138,13 +107,7 @@ impl UtxoSet {
         rules: &SpendRules,
         reward: u64,
     ) -> Result<Undo, BlockError> {
-        self.connect_with(
-            block,
-            rules,
-            reward,
-            Signatures::Check,
-            &Verified::default(),
-        )
+        self.connect_with(block, rules, reward, Signatures::Check, &RecentSet::new(0))
     }
 
     /// [`UtxoSet::connect`], verifying the payments' signatures or not, and not those
@@ -155,7 +118,7 @@ impl UtxoSet {
         rules: &SpendRules,
         reward: u64,
         signatures: Signatures,
-        verified: &Verified,
+        verified: &RecentSet<TxId>,
     ) -> Result<Undo, BlockError> {
         let height = rules.height;
         let mut created: HashMap<OutPoint, Utxo> = HashMap::new();

@@ -4,7 +4,8 @@ mod common;
 
 use common::*;
 use tabchain_core::mempool::Mempool;
-use tabchain_core::utxo::{Signatures, Verified};
+use tabchain_core::recent::RecentSet;
+use tabchain_core::utxo::Signatures;
 use tabchain_core::{
     Accepted, Block, BlockError, Ledger, MempoolError, Params, Transaction, TxError, WalletError,
 };
@@ -315,7 +316,7 @@ fn a_payment_the_mempool_checked_is_not_checked_again_in_a_block_but_a_resigned_
     // the check (only the mempool ever marks one, after checking it).
     let rules = ledger.chain().next_spend_rules();
     let reward = params().block_reward;
-    let mut verified = Verified::default();
+    let mut verified = RecentSet::new(1);
     let mut coins = ledger.chain().utxo().clone();
     assert!(coins
         .connect_with(&block, &rules, reward, Signatures::Check, &verified)

@@ -1,8 +1,8 @@
-//! Announce-and-fetch bookkeeping: what each peer is known to have (so nothing is announced to
-//! it twice), and the fetcher, which asks one announcer at a time for each wanted item
-//! and moves on to the next when that one times out, says `NotFound` or leaves.
+//! Announce-and-fetch bookkeeping: the fetcher, which asks one announcer at a time for
+//! each wanted item and moves on to the next when that one times out, says `NotFound`
+//! or leaves.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use tabchain_core::{NodeId, Timestamp};
 
@@ -20,43 +20,6 @@ const MAX_WANTS_PER_PEER: usize = 2_048;
 /// Request slots per peer only blocks may take: transactions asked of a peer never
 /// keep a block from being asked of it.
 const BLOCK_SLOTS: usize = 8;
-
-/// A set that forgets its oldest entries past a capacity: what a peer has announced or
-/// been sent. Forgetting only risks announcing something twice.
-#[derive(Debug, Clone)]
-pub(crate) struct KnownSet {
-    set: HashSet<InvItem>,
-    order: VecDeque<InvItem>,
-    capacity: usize,
-}
-
-impl KnownSet {
-    pub(crate) fn new(capacity: usize) -> KnownSet {
-        KnownSet {
-            set: HashSet::new(),
-            order: VecDeque::new(),
-            capacity,
-        }
-    }
-
-    pub(crate) fn contains(&self, item: &InvItem) -> bool {
-        self.set.contains(item)
-    }
-
-    /// Adds `item`; false if it was there already.
-    pub(crate) fn insert(&mut self, item: InvItem) -> bool {
-        if !self.set.insert(item) {
-            return false;
-        }
-        if self.order.len() == self.capacity {
-            if let Some(oldest) = self.order.pop_front() {
-                self.set.remove(&oldest);
-            }
-        }
-        self.order.push_back(item);
-        true
-    }
-}
 
 #[derive(Debug, Clone)]
 struct Want {
@@ -296,17 +259,6 @@ mod tests {
 
     fn free(slots: &[(u8, usize)]) -> BTreeMap<NodeId, usize> {
         slots.iter().map(|(n, s)| (id(*n), *s)).collect()
-    }
-
-    #[test]
-    fn known_set_forgets_the_oldest() {
-        let mut k = KnownSet::new(2);
-        assert!(k.insert(item(1)));
-        assert!(!k.insert(item(1)));
-        k.insert(item(2));
-        k.insert(item(3));
-        assert!(!k.contains(&item(1)));
-        assert!(k.contains(&item(3)));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
+use tabchain_core::recent::RecentSet;
 use tabchain_core::{
     Accepted, Address, Balance, Block, BlockError, Hash, Header, Ledger, LoadReport, MempoolError,
     NodeId, OutPoint, Params, PublicKey, SecretKey, Signatures, Timestamp, TipChange, Transaction,
@@ -13,7 +14,7 @@ use tabchain_core::{
 use crate::config::{Config, Gossip};
 use crate::discovery::AddressBook;
 use crate::event::{Action, DropReason, Event, NodeError, NodeEvent, SignalError};
-use crate::gossip::{Fetcher, KnownSet};
+use crate::gossip::Fetcher;
 use crate::handshake::{HandshakeError, Payee, Version};
 use crate::liveness::{Liveness, Pong};
 use crate::message::{
@@ -143,7 +144,7 @@ pub struct Node {
     orphans: HashMap<Hash, Origin>,
     /// Peers' blocks whose parents we lack.
     orphan_pool: Orphans,
-    recent_txs: KnownSet,
+    recent_txs: RecentSet<InvItem>,
     orphan_txs: VecDeque<Transaction>,
     mining: Option<Address>,
     /// Set when the tip or mempool changed: a new template goes out at the end of the call.
@@ -204,7 +205,7 @@ impl Node {
             peers_changed: false,
             orphans: HashMap::new(),
             orphan_pool: Orphans::default(),
-            recent_txs: KnownSet::new(RECENT_TXS),
+            recent_txs: RecentSet::new(RECENT_TXS),
             orphan_txs: VecDeque::new(),
             mining: None,
             template_due: false,
@@ -1426,8 +1427,8 @@ impl Node {
         }
     }
 
-    /// Queues an `Inv` (or, when flooding, the data itself) of `item` to every ready
-    /// peer not known to have it, except `except`.
+    /// Tells every ready peer not known to have `item`, except `except`, by the
+    /// strategy: an `Inv`, or the block or transaction itself where it pushes.
     fn announce(&mut self, item: InvItem, except: Option<NodeId>) {
         let mut ids: Vec<NodeId> = self
             .peers

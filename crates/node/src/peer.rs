@@ -4,10 +4,10 @@
 
 use std::collections::{BTreeSet, HashSet, VecDeque};
 
+use tabchain_core::recent::RecentSet;
 use tabchain_core::{Hash, NodeId, Timestamp};
 
 use crate::config::Config;
-use crate::gossip::KnownSet;
 use crate::handshake::Roles;
 use crate::liveness::Liveness;
 use crate::message::InvItem;
@@ -113,7 +113,7 @@ pub struct Peer {
     pub(crate) timers: Timers<PeerTimer, 6>,
     pub(crate) score: u32,
     /// What it announced, sent, or was sent or announced by us.
-    pub(crate) known: KnownSet,
+    pub(crate) known: RecentSet<InvItem>,
     /// What we asked it for and it has not answered, late answers included.
     pub(crate) requested: HashSet<InvItem>,
     /// Requests that went to the next source before their time with this peer was up,
@@ -130,7 +130,7 @@ pub struct Peer {
     pub(crate) serve_budget: ByteBudget,
     pub(crate) owed: VecDeque<Owed>,
     /// Items sent on its requests: a second request for one is a repeat.
-    pub(crate) served: KnownSet,
+    pub(crate) served: RecentSet<InvItem>,
     /// The last `GetHeaders` answered, and our tip then: the same again is a repeat.
     pub(crate) last_headers: Option<(Vec<Hash>, Option<Hash>, Hash)>,
     pub(crate) get_peers_budget: Budget,
@@ -166,7 +166,7 @@ impl Peer {
             liveness: None,
             timers,
             score: 0,
-            known: KnownSet::new(KNOWN_PER_PEER),
+            known: RecentSet::new(KNOWN_PER_PEER),
             requested: HashSet::new(),
             late: Vec::new(),
             wants_pushes: false,
@@ -179,7 +179,7 @@ impl Peer {
                 now,
             ),
             owed: VecDeque::new(),
-            served: KnownSet::new(KNOWN_PER_PEER),
+            served: RecentSet::new(KNOWN_PER_PEER),
             last_headers: None,
             get_peers_budget: Budget::new(GET_PEERS_BURST * GET_PEERS_EVERY_S, 1, now),
             peers_budget: Budget::new(PEERS_BURST, PEERS_PER_SEC, now),
