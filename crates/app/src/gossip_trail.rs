@@ -81,31 +81,15 @@ fn steps(trail: &TrailInfo) -> impl IntoView {
             ),
         ));
     }
-    if !trail.told.is_empty() {
-        let at = trail.told[0].at;
-        lines.push((
-            at,
-            "told",
-            None,
-            format!(
-                "This tab told {}: {}.",
-                count(trail.told.len()),
-                names(&trail.told)
-            ),
-        ));
-    }
-    if !trail.pushed.is_empty() {
-        let at = trail.pushed[0].at;
-        lines.push((
-            at,
-            "pushed",
-            None,
-            format!(
-                "This tab pushed it at once to {}: {}.",
-                count(trail.pushed.len()),
-                names(&trail.pushed)
-            ),
-        ));
+    // One line for each way this tab passed the block on, naming everyone it reached.
+    for (kind, verb, list) in [
+        ("told", "told", &trail.told),
+        ("pushed", "pushed it at once to", &trail.pushed),
+    ] {
+        if let Some(first) = list.first() {
+            let text = format!("This tab {verb} {}: {}.", count(list.len()), names(list));
+            lines.push((first.at, kind, None, text));
+        }
     }
     for s in &trail.served {
         lines.push((
