@@ -126,6 +126,11 @@ impl Fetcher {
         }
     }
 
+    /// Whether any want waits for a source to be asked.
+    pub(crate) fn has_queued(&self) -> bool {
+        !self.queue.is_empty()
+    }
+
     /// Whether someone announced `item` and it has not arrived.
     pub(crate) fn is_wanted(&self, item: &InvItem) -> bool {
         self.wants.contains_key(item)

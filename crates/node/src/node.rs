@@ -2,6 +2,7 @@
 //! what to announce to whom, whom to dial or drop, when to sync). Per-link state lives
 //! in [`crate::peer`]; the pieces it decides with live in their own modules.
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use tabchain_core::recent::RecentSet;
@@ -121,6 +122,9 @@ pub struct Node {
     /// The latest time handed in; earlier times are not trusted.
     now: Timestamp,
     peers: BTreeMap<NodeId, Peer>,
+    /// [`Node::poll_timeout`]'s answer until the next input (`None`: not worked out).
+    /// Drivers ask after every input, and working it out walks every peer's timers.
+    next_timeout: Cell<Option<Option<Timestamp>>>,
     dropped: DroppedList,
     /// Our wallet's proven address, for our `Version`s.
     payee: Option<Payee>,
@@ -193,6 +197,7 @@ impl Node {
             rng: Rng::new(rng_seed),
             now,
             peers: BTreeMap::new(),
+            next_timeout: Cell::new(None),
             dropped: DroppedList::new(),
             payee: None,
             payees: BTreeMap::new(),
@@ -497,6 +502,7 @@ impl Node {
     /// Our wallet's address as peers will learn it from our next handshakes: `payee`
     /// proves it with the wallet's key ([`Payee::new`]).
     pub fn set_payee(&mut self, payee: Option<Payee>) {
+        self.next_timeout.take();
         self.payee = payee;
     }
 
@@ -556,6 +562,7 @@ impl Node {
     /// among its own. `to` receives it as [`Action::Signal`]. The node signs it with its
     /// key, so that no peer on the way can pass off a signal of its own as ours.
     pub fn send_signal(&mut self, to: NodeId, payload: Vec<u8>) -> Result<(), SignalError> {
+        self.next_timeout.take();
         if payload.len() > MAX_SIGNAL_BYTES {
             return Err(SignalError::TooLarge {
                 size: payload.len(),
@@ -608,6 +615,16 @@ impl Node {
 
     /// When [`Node::handle_timeout`] should next be called.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
+        if let Some(next) = self.next_timeout.get() {
+            debug_assert_eq!(next, self.next_timer(), "an input left it stale");
+            return next;
+        }
+        let next = self.next_timer();
+        self.next_timeout.set(Some(next));
+        next
+    }
+
+    fn next_timer(&self) -> Option<Timestamp> {
         let mut next = self.timers.next();
         for peer in self.peers.values() {
             if let Some(at) = peer.timers.next() {
@@ -621,7 +638,10 @@ impl Node {
 
     // Links.
 
+    /// Every input that can change a timer starts here (or forgets `next_timeout` as
+    /// this does).
     fn advance(&mut self, now: Timestamp) {
+        self.next_timeout.take();
         self.now = self.now.max(now);
     }
 
@@ -2038,8 +2058,9 @@ impl Node {
     /// Sends what the call gathered: requests, announcements, a new template, the
     /// mempool's new size; and sets the request timer.
     fn finish(&mut self) {
-        if self.fetch_due {
-            self.fetch_due = false;
+        // Most inputs set `fetch_due` without queueing a want: then there is nothing to
+        // assign, and the table of every peer's free slots is not worth building.
+        if std::mem::take(&mut self.fetch_due) && self.fetcher.has_queued() {
             let mut free: BTreeMap<NodeId, usize> = self
                 .peers
                 .values()

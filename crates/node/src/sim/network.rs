@@ -94,18 +94,10 @@ impl<J> Queue<J> {
         self.due.first_key_value().map(|(at, _)| *at)
     }
 
-    /// The earliest job, with when it is due.
-    pub(crate) fn pop(&mut self) -> Option<(Timestamp, J)> {
-        let mut first = self.due.first_entry()?;
-        let at = *first.key();
-        let job = first
-            .get_mut()
-            .pop_front()
-            .expect("no empty lists are kept");
-        if first.get().is_empty() {
-            first.remove();
-        }
-        Some((at, job))
+    /// Every job due at the earliest time, in the order they were queued. Jobs queued
+    /// for that time while they run come in the next batch.
+    pub(crate) fn pop_batch(&mut self) -> Option<(Timestamp, VecDeque<J>)> {
+        self.due.pop_first()
     }
 }
 
@@ -139,7 +131,12 @@ mod tests {
         queue.push(Timestamp(5), "b");
         queue.push(Timestamp(1), "a");
         queue.push(Timestamp(5), "c");
-        let order: Vec<_> = std::iter::from_fn(|| queue.pop().map(|(_, job)| job)).collect();
-        assert_eq!(order, ["a", "b", "c"]);
+        assert_eq!(queue.pop_batch(), Some((Timestamp(1), ["a"].into())));
+        queue.push(Timestamp(5), "d");
+        assert_eq!(
+            queue.pop_batch(),
+            Some((Timestamp(5), ["b", "c", "d"].into()))
+        );
+        assert_eq!(queue.pop_batch(), None);
     }
 }
