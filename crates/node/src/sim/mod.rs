@@ -171,10 +171,10 @@ enum Job {
     },
 }
 
-/// A job's input that reaches its node ahead of the batch's order (see
-/// [`Sim::run_batch`]).
+/// What a frame, a wake-up or a server signal hands its node; [`Sim::run_batch`]
+/// may hand it ahead of the batch's order.
 #[derive(Debug)]
-enum Ahead {
+enum Input {
     Frame {
         peer: NodeId,
         bytes: Vec<u8>,
@@ -185,6 +185,26 @@ enum Ahead {
         from: NodeId,
         signal: Signal,
     },
+}
+
+impl SimNode {
+    fn take(&mut self, now: Timestamp, input: Input) {
+        match input {
+            Input::Frame { peer, bytes } => {
+                let _ = self.node.handle_event(now, Event::Message { peer, bytes });
+            }
+            Input::Timeout => {
+                self.node.handle_timeout(now);
+                self.links.handle_timeout(now);
+            }
+            Input::Signal { from, signal } => {
+                self.links.handle_signal(now, from, Route::Server, signal);
+            }
+        }
+        // Worked out here, where a batch's inputs are taken side by side; `after_call`
+        // asks for it.
+        self.node.poll_timeout();
+    }
 }
 
 /// What is left of a batch's job once the inputs given ahead are in.
@@ -586,7 +606,7 @@ impl Sim {
         }
         let now = self.now;
         let mut touched_nodes = Vec::new();
-        let mut ahead: Vec<(usize, Ahead)> = Vec::new();
+        let mut ahead: Vec<(usize, Input)> = Vec::new();
         let mut steps: Vec<Step> = Vec::with_capacity(jobs.len());
         for job in jobs {
             let touched: &[usize] = match &job {
@@ -613,21 +633,21 @@ impl Sim {
                 {
                     self.tally(from, to, &bytes);
                     let peer = self.nodes[from].node.id();
-                    ahead.push((to, Ahead::Frame { peer, bytes }));
+                    ahead.push((to, Input::Frame { peer, bytes }));
                     steps.push(Step::After(to));
                 }
                 Job::Wake { node }
                     if first && self.nodes[node].alive && self.nodes[node].wake == Some(now) =>
                 {
                     self.nodes[node].wake = None;
-                    ahead.push((node, Ahead::Timeout));
+                    ahead.push((node, Input::Timeout));
                     steps.push(Step::After(node));
                 }
                 Job::ServerSignal { from, to, signal }
                     if first && self.nodes[to].alive && !self.cut(from, to) =>
                 {
                     let from = self.nodes[from].node.id();
-                    ahead.push((to, Ahead::Signal { from, signal }));
+                    ahead.push((to, Input::Signal { from, signal }));
                     steps.push(Step::After(to));
                 }
                 job => steps.push(Step::Job(job)),
@@ -637,7 +657,7 @@ impl Sim {
             self.touched[node] = false;
         }
         ahead.sort_unstable_by_key(|(node, _)| *node);
-        let mut work: Vec<(&mut SimNode, Ahead)> = Vec::with_capacity(ahead.len());
+        let mut work: Vec<(&mut SimNode, Input)> = Vec::with_capacity(ahead.len());
         let mut rest = self.nodes.as_mut_slice();
         let mut base = 0;
         for (i, input) in ahead {
@@ -648,22 +668,7 @@ impl Sim {
             rest = tail;
             base = i + 1;
         }
-        let take = |(n, input): (&mut SimNode, Ahead)| {
-            match input {
-                Ahead::Frame { peer, bytes } => {
-                    let _ = n.node.handle_event(now, Event::Message { peer, bytes });
-                }
-                Ahead::Timeout => {
-                    n.node.handle_timeout(now);
-                    n.links.handle_timeout(now);
-                }
-                Ahead::Signal { from, signal } => {
-                    n.links.handle_signal(now, from, Route::Server, signal);
-                }
-            }
-            // Worked out here, beside the others; `after_call` asks for it.
-            n.node.poll_timeout();
-        };
+        let take = |(n, input): (&mut SimNode, Input)| n.take(now, input);
         // A handful is quicker on this thread than handed out.
         if work.len() < PARALLEL_BATCH {
             work.into_iter().for_each(take);
@@ -1007,8 +1012,7 @@ impl Sim {
                 let at = self.now;
                 if self.nodes[node].alive && self.nodes[node].wake == Some(at) {
                     self.nodes[node].wake = None;
-                    self.nodes[node].node.handle_timeout(at);
-                    self.nodes[node].links.handle_timeout(at);
+                    self.nodes[node].take(at, Input::Timeout);
                     self.after_call(node);
                 }
             }
@@ -1016,9 +1020,7 @@ impl Sim {
                 if self.nodes[to].alive && !self.cut(from, to) {
                     let now = self.now;
                     let from = self.nodes[from].node.id();
-                    self.nodes[to]
-                        .links
-                        .handle_signal(now, from, Route::Server, signal);
+                    self.nodes[to].take(now, Input::Signal { from, signal });
                     self.after_call(to);
                 }
             }
@@ -1100,8 +1102,9 @@ impl Sim {
         if self.swallows(to, &bytes) {
             return;
         }
-        let peer = self.nodes[from].node.id();
-        let _ = self.call(to, Event::Message { peer, bytes });
+        let (now, peer) = (self.now, self.nodes[from].node.id());
+        self.nodes[to].take(now, Input::Frame { peer, bytes });
+        self.after_call(to);
     }
 
     /// Whether a frame sent on link `epoch` from `from` still reaches `to`: the link is
