@@ -1197,8 +1197,29 @@ mod tests {
             }
             step(&mut sim, 20);
         }
+        // Blocks after it, whose arrival times show any draw of the wire's RNG made
+        // out of turn.
+        for round in 0..3 {
+            sim.mine(round).expect("a block on its template");
+            step(&mut sim, 700);
+        }
         step(&mut sim, 3_000);
-        format!("{:?}\n{:?}\n{:?}", sim.stats, sim.blocks, sim.drops)
+        // And each node's tip and its count of bytes each way with each peer: an input
+        // taken out of turn shows there even when no frame it made got through.
+        let peers: Vec<_> = (0..sim.len())
+            .map(|i| {
+                let node = sim.node(i);
+                let bytes: Vec<_> = node
+                    .peers()
+                    .map(|p| (p.id, p.bytes_in(), p.bytes_out()))
+                    .collect();
+                (node.tip(), bytes)
+            })
+            .collect();
+        format!(
+            "{:?}\n{:?}\n{:?}\n{peers:?}",
+            sim.stats, sim.blocks, sim.drops
+        )
     }
 
     /// Tried: the same lesson with each batch's inputs taken ahead (on rayon's threads)
