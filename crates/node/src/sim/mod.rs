@@ -621,36 +621,22 @@ impl Sim {
                     touched_nodes.push(node);
                 }
             }
-            match job {
-                Job::Deliver {
-                    from,
-                    to,
-                    epoch,
-                    bytes,
-                } if first
-                    && self.nodes[to].role == Role::Honest
-                    && self.is_current(from, to, epoch) =>
-                {
-                    self.tally(from, to, &bytes);
-                    let peer = self.nodes[from].node.id();
-                    ahead.push((to, Input::Frame { peer, bytes }));
-                    steps.push(Step::After(to));
-                }
-                Job::Wake { node }
-                    if first && self.nodes[node].alive && self.nodes[node].wake == Some(now) =>
-                {
-                    self.nodes[node].wake = None;
-                    ahead.push((node, Input::Timeout));
+            // An adversary's frames reach into the simulation (`intercept`): in order.
+            let to_adversary =
+                matches!(job, Job::Deliver { to, .. } if self.nodes[to].role != Role::Honest);
+            if !first || to_adversary {
+                steps.push(Step::Job(job));
+                continue;
+            }
+            // Its checks and counts, made now: nothing before it in the batch changes
+            // what they see.
+            match self.input_of(job) {
+                Ok(Some((node, input))) => {
+                    ahead.push((node, input));
                     steps.push(Step::After(node));
                 }
-                Job::ServerSignal { from, to, signal }
-                    if first && self.nodes[to].alive && !self.cut(from, to) =>
-                {
-                    let from = self.nodes[from].node.id();
-                    ahead.push((to, Input::Signal { from, signal }));
-                    steps.push(Step::After(to));
-                }
-                job => steps.push(Step::Job(job)),
+                Ok(None) => {}
+                Err(job) => steps.push(Step::Job(job)),
             }
         }
         for node in touched_nodes {
@@ -1001,28 +987,18 @@ impl Sim {
     }
 
     fn run_job(&mut self, job: Job) {
-        match job {
-            Job::Deliver {
-                from,
-                to,
-                epoch,
-                bytes,
-            } => self.deliver(from, to, epoch, bytes),
-            Job::Wake { node } => {
-                let at = self.now;
-                if self.nodes[node].alive && self.nodes[node].wake == Some(at) {
-                    self.nodes[node].wake = None;
-                    self.nodes[node].take(at, Input::Timeout);
-                    self.after_call(node);
-                }
+        let job = match self.input_of(job) {
+            Ok(Some((node, input))) => {
+                let now = self.now;
+                self.nodes[node].take(now, input);
+                return self.after_call(node);
             }
-            Job::ServerSignal { from, to, signal } => {
-                if self.nodes[to].alive && !self.cut(from, to) {
-                    let now = self.now;
-                    let from = self.nodes[from].node.id();
-                    self.nodes[to].take(now, Input::Signal { from, signal });
-                    self.after_call(to);
-                }
+            Ok(None) => return,
+            Err(job) => job,
+        };
+        match job {
+            Job::Deliver { .. } | Job::Wake { .. } | Job::ServerSignal { .. } => {
+                unreachable!("inputs, taken above")
             }
             Job::Open { a, b, session } => self.open(a, b, session),
             Job::Notice { node, peer, epoch } => {
@@ -1093,18 +1069,46 @@ impl Sim {
         self.after_call(b);
     }
 
-    fn deliver(&mut self, from: usize, to: usize, epoch: u64, bytes: Vec<u8>) {
-        if !self.is_current(from, to, epoch) {
-            return;
-        }
-        self.tally(from, to, &bytes);
-        self.intercept(to, from, &bytes);
-        if self.swallows(to, &bytes) {
-            return;
-        }
-        let (now, peer) = (self.now, self.nodes[from].node.id());
-        self.nodes[to].take(now, Input::Frame { peer, bytes });
-        self.after_call(to);
+    /// The input a frame, wake-up or server signal job hands its node, once the checks
+    /// of its kind pass (a frame is counted, and shown to an adversary first); `None`
+    /// if it hands nothing: the link is gone, the node is dead, the wake-up was moved.
+    /// `Err` gives back a job of another kind.
+    fn input_of(&mut self, job: Job) -> Result<Option<(usize, Input)>, Job> {
+        Ok(match job {
+            Job::Deliver {
+                from,
+                to,
+                epoch,
+                bytes,
+            } => {
+                if !self.is_current(from, to, epoch) {
+                    return Ok(None);
+                }
+                self.tally(from, to, &bytes);
+                self.intercept(to, from, &bytes);
+                if self.swallows(to, &bytes) {
+                    return Ok(None);
+                }
+                let peer = self.nodes[from].node.id();
+                Some((to, Input::Frame { peer, bytes }))
+            }
+            Job::Wake { node } => {
+                let n = &mut self.nodes[node];
+                if !n.alive || n.wake != Some(self.now) {
+                    return Ok(None);
+                }
+                n.wake = None;
+                Some((node, Input::Timeout))
+            }
+            Job::ServerSignal { from, to, signal } => {
+                if !self.nodes[to].alive || self.cut(from, to) {
+                    return Ok(None);
+                }
+                let from = self.nodes[from].node.id();
+                Some((to, Input::Signal { from, signal }))
+            }
+            job => return Err(job),
+        })
     }
 
     /// Whether a frame sent on link `epoch` from `from` still reaches `to`: the link is
