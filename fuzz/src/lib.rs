@@ -23,6 +23,7 @@ use tabchain_core::{
     Transaction,
 };
 use tabchain_miner::{FromMiner, Job, SearchPath, ToMiner};
+use tabchain_node::compact::{CompactBlock, PushKey};
 use tabchain_node::link::sdp;
 use tabchain_node::link::{Links, Route, Signal};
 use tabchain_node::message::SignedSignal;
@@ -168,6 +169,12 @@ pub fn peer_frame(data: &[u8]) {
         Message::Tx(tx) => {
             assert_eq!(Message::tx_frame(&tx), frame);
             submit_tx(tx);
+        }
+        Message::CompactBlock(compact) => {
+            let ledger = base();
+            if let Ok(block) = compact.rebuild(ledger.chain(), ledger.mempool()) {
+                submit_block(block);
+            }
         }
         Message::Headers(headers) => {
             let chain = base().chain();
@@ -724,6 +731,8 @@ pub fn samples() -> Vec<(&'static str, Vec<u8>)> {
         },
         Message::FastRelay(true),
         Message::FastRelay(false),
+        Message::CompactBlock(CompactBlock::of(&next).expect("a coinbase")),
+        Message::GetPushed(PushKey::of(&next.header)),
     ];
     for message in &messages {
         add("peer_frame", message.encode());

@@ -84,6 +84,11 @@ impl Mempool {
         self.entries.get(txid)
     }
 
+    /// Every waiting transaction with its id, in no order.
+    pub fn entries(&self) -> impl Iterator<Item = (&TxId, &MempoolEntry)> {
+        self.entries.iter()
+    }
+
     /// Whether a waiting transaction already spends `outpoint`.
     pub fn spends(&self, outpoint: &OutPoint) -> bool {
         self.spends.contains_key(outpoint)

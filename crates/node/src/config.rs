@@ -37,7 +37,7 @@ pub enum Gossip {
 
 impl Default for Gossip {
     fn default() -> Self {
-        Gossip::Hybrid { fast: 3 }
+        Gossip::Hybrid { fast: 4 }
     }
 }
 

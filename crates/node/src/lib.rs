@@ -81,6 +81,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod compact;
 pub mod config;
 mod discovery;
 pub mod event;

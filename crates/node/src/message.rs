@@ -12,6 +12,7 @@ use tabchain_core::{
     Block, Hash, Header, NodeId, PublicKey, SecretKey, Signature, Timestamp, Transaction, TxId,
 };
 
+use crate::compact::{CompactBlock, PushKey};
 use crate::handshake::Version;
 
 /// The version byte every frame starts with.
@@ -142,6 +143,11 @@ pub enum Message {
     /// (`false`): a node asks the few peers that lately told it of new blocks first
     /// (BIP152's `sendcmpct` high-bandwidth mode).
     FastRelay(bool),
+    /// A new block pushed in compact form (see [`crate::compact`]).
+    CompactBlock(CompactBlock),
+    /// "I could not rebuild the block you pushed me with this time and nonce: send it
+    /// whole."
+    GetPushed(PushKey),
 }
 
 /// A message's kind, for logs, caps and misbehaviour reasons.
@@ -163,11 +169,13 @@ pub enum MessageKind {
     Peers,
     Relay,
     FastRelay,
+    CompactBlock,
+    GetPushed,
 }
 
 impl MessageKind {
     /// In the order of [`Message`]'s variants: postcard encodes a variant as its index.
-    const BY_TAG: [MessageKind; 16] = [
+    const BY_TAG: [MessageKind; 18] = [
         MessageKind::Version,
         MessageKind::Verack,
         MessageKind::Ping,
@@ -184,6 +192,8 @@ impl MessageKind {
         MessageKind::Peers,
         MessageKind::Relay,
         MessageKind::FastRelay,
+        MessageKind::CompactBlock,
+        MessageKind::GetPushed,
     ];
 
     /// The kind's byte in a frame (a variant index below 128 is one varint byte).
@@ -209,10 +219,12 @@ impl MessageKind {
             MessageKind::Verack | MessageKind::Goodbye | MessageKind::GetPeers => 2,
             MessageKind::Ping | MessageKind::Pong => 12,
             MessageKind::FastRelay => 3,
+            // Two varints of at most 10 bytes.
+            MessageKind::GetPushed => 22,
             MessageKind::Inv | MessageKind::GetData | MessageKind::NotFound => {
                 8 + MAX_INV_ITEMS * ITEM
             }
-            MessageKind::Block => 8 + MAX_BLOCK_BYTES,
+            MessageKind::Block | MessageKind::CompactBlock => 8 + MAX_BLOCK_BYTES,
             MessageKind::Tx => 8 + MAX_TX_BYTES,
             MessageKind::GetHeaders => 48 + MAX_LOCATOR * 32,
             MessageKind::Headers => 8 + MAX_HEADERS * HEADER,
@@ -268,6 +280,8 @@ impl Message {
             Message::Peers(_) => MessageKind::Peers,
             Message::Relay { .. } => MessageKind::Relay,
             Message::FastRelay(_) => MessageKind::FastRelay,
+            Message::CompactBlock(_) => MessageKind::CompactBlock,
+            Message::GetPushed(_) => MessageKind::GetPushed,
         }
     }
 
@@ -359,6 +373,11 @@ mod tests {
                 payload: vec![1, 2, 3],
             },
             Message::FastRelay(true),
+            Message::CompactBlock(CompactBlock::of(&genesis).expect("a coinbase")),
+            Message::GetPushed(PushKey {
+                time: tabchain_core::Timestamp(u64::MAX),
+                nonce: u64::MAX,
+            }),
         ]
     }
 

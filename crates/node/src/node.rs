@@ -12,6 +12,7 @@ use tabchain_core::{
     TxError, TxId, Wallet,
 };
 
+use crate::compact::{CompactBlock, PushKey};
 use crate::config::{Config, Gossip};
 use crate::discovery::AddressBook;
 use crate::event::{Action, DropReason, Event, NodeError, NodeEvent, SignalError};
@@ -932,7 +933,9 @@ impl Node {
             Message::Inv(items) => self.on_inv(peer, items),
             Message::GetData(items) => self.on_get_data(peer, items),
             Message::NotFound(items) => self.on_not_found(peer, items),
-            Message::Block(block) => self.on_block(peer, block, bytes.len()),
+            Message::Block(block) => self.on_block(peer, block, kind, bytes.len()),
+            Message::CompactBlock(compact) => self.on_compact_block(peer, compact, bytes.len()),
+            Message::GetPushed(key) => self.on_get_pushed(peer, key),
             Message::Tx(tx) => self.on_tx(peer, tx),
             Message::GetHeaders { locator, stop } => self.on_get_headers(peer, locator, stop),
             Message::Headers(headers) => self.on_headers(peer, &headers),
@@ -1180,30 +1183,58 @@ impl Node {
         }
     }
 
-    /// Sends `peer` the block `hash` unasked, as a strategy that pushes does.
+    /// Sends `peer` the block `hash` unasked, as a strategy that pushes does, in compact
+    /// form: the peer most likely holds its parent and payments.
     fn push_block(&mut self, peer: NodeId, hash: Hash) {
+        let Some(block) = self.held_block(&hash) else {
+            return;
+        };
+        let height = self.ledger.chain().height_of(&hash);
+        let key = PushKey::of(&block.header);
+        // The tamper lab's block goes whole: what was altered may be the merkle root,
+        // which the compact form leaves out.
+        let compact = self.ledger.chain().block(&hash).and_then(CompactBlock::of);
+        let (kind, bytes) = match compact {
+            Some(compact) => (
+                MessageKind::CompactBlock,
+                Message::CompactBlock(compact).encode(),
+            ),
+            None => (MessageKind::Block, Message::block_frame(block)),
+        };
         let Some(p) = self.peers.get_mut(&peer) else {
             return;
         };
         p.known.insert(InvItem::Block(hash));
         // It will hold the block: its tip, if higher.
-        if let Some(height) = self.ledger.chain().height_of(&hash) {
+        if let Some(height) = height {
             p.holds(hash, height);
         }
-        if let Some((kind, bytes)) = self.frame_for(InvItem::Block(hash)) {
-            self.trails.pushed(hash, peer, self.now, bytes.len());
-            self.send_frame(peer, kind, bytes);
+        p.pushed(key, hash);
+        self.trails.pushed(hash, peer, self.now, bytes.len());
+        self.send_frame(peer, kind, bytes);
+    }
+
+    /// `peer` could not rebuild a block we pushed it: it gets the whole block, as if
+    /// it had asked for it by hash. A key we did not push it lately asks for nothing.
+    fn on_get_pushed(&mut self, peer: NodeId, key: PushKey) {
+        let p = self.peers.get_mut(&peer).expect("on_frame checked");
+        if let Some(hash) = p.pushed_hash(&key) {
+            self.on_get_data(peer, vec![InvItem::Block(hash)]);
         }
+    }
+
+    /// A block the chain stores, or the one we offered peers while the chain held it
+    /// back.
+    fn held_block(&self, hash: &Hash) -> Option<&Block> {
+        let offered = self.offered.as_ref().filter(|block| block.hash() == *hash);
+        self.ledger.chain().block(hash).or(offered)
     }
 
     /// The frame that delivers `item`, if this node holds it.
     fn frame_for(&self, item: InvItem) -> Option<(MessageKind, Vec<u8>)> {
         match item {
             InvItem::Block(hash) => self
-                .ledger
-                .chain()
-                .block(&hash)
-                .or(self.offered.as_ref().filter(|block| block.hash() == hash))
+                .held_block(&hash)
                 .map(|block| (MessageKind::Block, Message::block_frame(block))),
             InvItem::Tx(txid) => self
                 .ledger
@@ -1381,11 +1412,32 @@ impl Node {
         self.peers.contains_key(&peer)
     }
 
-    /// `size`: the frame's bytes, what a held block costs the peer's side-branch budget.
-    fn on_block(&mut self, peer: NodeId, block: Block, size: usize) {
+    /// A pushed block, rebuilt from our chain and mempool, is then taken as a whole one
+    /// would be; one we cannot rebuild we ask the pusher for, once, whole. That is no
+    /// fault of the pusher's: our mempool may lack a payment.
+    fn on_compact_block(&mut self, peer: NodeId, compact: CompactBlock, size: usize) {
+        match compact.rebuild(self.ledger.chain(), self.ledger.mempool()) {
+            Ok(block) => self.on_block(peer, block, MessageKind::CompactBlock, size),
+            Err(_) => {
+                let key = compact.key();
+                let p = self.peers.get_mut(&peer).expect("on_frame checked");
+                if p.ask_whole(key) {
+                    self.send(peer, &Message::GetPushed(key));
+                }
+            }
+        }
+    }
+
+    /// `kind`: how the block came (whole or compact). `size`: the frame's bytes, what a
+    /// held block costs the peer's side-branch budget.
+    fn on_block(&mut self, peer: NodeId, block: Block, kind: MessageKind, size: usize) {
         let item = InvItem::Block(block.hash());
         let had_it = self.holds(&item);
-        if !self.delivered(peer, item, MessageKind::Block) {
+        let p = self.peers.get_mut(&peer).expect("on_frame checked");
+        if p.whole_arrived(&PushKey::of(&block.header)) {
+            p.requested.insert(item);
+        }
+        if !self.delivered(peer, item, kind) {
             return;
         }
         if had_it && matches!(self.config.gossip, Gossip::Infect { .. }) {

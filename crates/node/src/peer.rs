@@ -7,6 +7,7 @@ use std::collections::{BTreeSet, HashSet, VecDeque};
 use tabchain_core::recent::RecentSet;
 use tabchain_core::{Hash, NodeId, Timestamp};
 
+use crate::compact::PushKey;
 use crate::config::Config;
 use crate::handshake::Roles;
 use crate::liveness::Liveness;
@@ -40,6 +41,9 @@ const BROKEN_PROMISES_PER_SEC: u32 = 4;
 /// peer cannot crowd out the rest.
 const SIDE_KIB_BURST: u32 = 64;
 const SIDE_KIB_PER_SEC: u32 = 1;
+/// Blocks pushed to a peer that it may still ask for whole, and pushes it could not
+/// rebuild that we asked it for whole: a push is of a new block, and asked at once.
+const PUSHES_REMEMBERED: usize = 8;
 
 /// A request of the peer's waiting for its reply, in arrival order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,6 +128,10 @@ pub struct Peer {
     /// Until then it may still push us blocks after we asked it to stop: our `false`
     /// may cross its push.
     pub(crate) pushes_until: Timestamp,
+    /// Blocks we pushed it lately, for a `GetPushed`.
+    pushed: VecDeque<(PushKey, Hash)>,
+    /// Its pushes we could not rebuild and asked for whole.
+    asked_whole: VecDeque<PushKey>,
     pub(crate) inv_budget: Budget,
     pub(crate) relay_budget: Budget,
     /// Replies its requests may cost, and the requests waiting for room.
@@ -171,6 +179,8 @@ impl Peer {
             late: Vec::new(),
             wants_pushes: false,
             pushes_until: now,
+            pushed: VecDeque::new(),
+            asked_whole: VecDeque::new(),
             inv_budget: Budget::new(config.inv_burst, config.inv_per_sec, now),
             relay_budget: Budget::new(config.relay_burst, config.relay_per_sec, now),
             serve_budget: ByteBudget::new(
@@ -190,6 +200,31 @@ impl Peer {
             bytes_in: 0,
             bytes_out: 0,
         }
+    }
+
+    /// We pushed it the block `hash`, whose header has `key`.
+    pub(crate) fn pushed(&mut self, key: PushKey, hash: Hash) {
+        remember(&mut self.pushed, (key, hash));
+    }
+
+    /// The block with `key` that we pushed it lately.
+    pub(crate) fn pushed_hash(&self, key: &PushKey) -> Option<Hash> {
+        self.pushed.iter().find(|(k, _)| k == key).map(|(_, h)| *h)
+    }
+
+    /// Notes that we ask it for its push with `key` whole; false if we already did.
+    pub(crate) fn ask_whole(&mut self, key: PushKey) -> bool {
+        if self.asked_whole.contains(&key) {
+            return false;
+        }
+        remember(&mut self.asked_whole, key);
+        true
+    }
+
+    /// Whether a block with `key` is one we asked it for whole (asked no more).
+    pub(crate) fn whole_arrived(&mut self, key: &PushKey) -> bool {
+        let asked = self.asked_whole.iter().position(|k| k == key);
+        asked.map(|i| self.asked_whole.remove(i)).is_some()
     }
 
     /// Whether the handshake is done (the peer is `Connected` or `Stale`).
@@ -306,3 +341,11 @@ pub struct DroppedPeer {
 
 /// Recent dropped peers, newest last.
 pub(crate) type DroppedList = VecDeque<DroppedPeer>;
+
+/// Keeps the last [`PUSHES_REMEMBERED`] of `list`.
+fn remember<T>(list: &mut VecDeque<T>, item: T) {
+    if list.len() == PUSHES_REMEMBERED {
+        list.pop_front();
+    }
+    list.push_back(item);
+}

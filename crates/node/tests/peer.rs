@@ -4,7 +4,8 @@
 mod common;
 
 use common::*;
-use tabchain_core::{Hash, Params, Timestamp};
+use tabchain_core::{Hash, NodeId, Params, Timestamp};
+use tabchain_node::compact::{CompactBlock, PushKey};
 use tabchain_node::{
     Action, Config, DecodeError, DropReason, Event, HandshakeError, InvItem, Message, MessageKind,
     Misbehaviour, NodeEvent, Payee, PeerState, Roles, Version,
@@ -551,11 +552,11 @@ fn templates_follow_the_tip_and_the_mempool() {
 #[test]
 fn unrequested_data_and_inv_floods_cost_points() {
     let mut x = node(1);
-    // The first three peers linked are asked to push blocks; the fourth is not.
-    for n in 3..6 {
+    // The first four peers linked are asked to push blocks; the fifth is not.
+    for n in 3..7 {
         Scripted::new(n).connect(&mut x, T0, 0, Hash::ZERO);
     }
-    let (miner, peer) = (Scripted::new(6), Scripted::new(2));
+    let (miner, peer) = (Scripted::new(7), Scripted::new(2));
     miner.connect(&mut x, T0, 0, Hash::ZERO);
     peer.connect(&mut x, T0, 0, Hash::ZERO);
     let block = chain(1).remove(0);
@@ -623,7 +624,7 @@ fn a_proven_wallet_address_names_its_node_and_a_copied_one_is_a_forgery() {
 #[test]
 fn fast_peers_are_asked_to_push_and_new_blocks_are_pushed_to_whoever_asked() {
     let mut x = node(1);
-    let peers: Vec<Scripted> = (2..7).map(Scripted::new).collect();
+    let peers: Vec<Scripted> = (2..8).map(Scripted::new).collect();
     let mut asked = Vec::new();
     for peer in &peers {
         let out = peer.connect(&mut x, T0, 0, Hash::ZERO);
@@ -631,34 +632,36 @@ fn fast_peers_are_asked_to_push_and_new_blocks_are_pushed_to_whoever_asked() {
             asked.push(peer.id);
         }
     }
-    // Until blocks show who tells first, the first three linked are the fast peers.
-    assert_eq!(asked, vec![peers[0].id, peers[1].id, peers[2].id]);
+    // Until blocks show who tells first, the first four linked are the fast peers.
+    let first_four: Vec<NodeId> = peers[..4].iter().map(|p| p.id).collect();
+    assert_eq!(asked, first_four);
 
-    // Peer 5 tells us of a new block first: it becomes a fast peer, and the one that
+    // Peer 6 tells us of a new block first: it becomes a fast peer, and the one that
     // told us first least recently is asked to stop.
     let blocks = chain(1);
-    peers[3].send(
+    peers[4].send(
         &mut x,
         T0,
         &Message::Inv(vec![InvItem::Block(blocks[0].hash())]),
     );
     let out = drain(&mut x);
-    assert!(out.sent_to(peers[3].id).contains(&Message::FastRelay(true)));
+    assert!(out.sent_to(peers[4].id).contains(&Message::FastRelay(true)));
     assert!(out
         .sent_to(peers[0].id)
         .contains(&Message::FastRelay(false)));
     assert!(out
-        .sent_to(peers[3].id)
+        .sent_to(peers[4].id)
         .contains(&Message::GetData(vec![InvItem::Block(blocks[0].hash())])));
 
-    // Peer 6 asks us to push; the others only hear of the block.
-    peers[4].send(&mut x, T0, &Message::FastRelay(true));
-    peers[3].send(&mut x, T0, &Message::Block(blocks[0].clone()));
+    // Peer 7 asks us to push; the others only hear of the block. The push is compact.
+    peers[5].send(&mut x, T0, &Message::FastRelay(true));
+    peers[4].send(&mut x, T0, &Message::Block(blocks[0].clone()));
     let out = drain(&mut x);
     assert_eq!(x.tip(), blocks[0].hash());
+    let compact = CompactBlock::of(&blocks[0]).unwrap();
     assert_eq!(
-        out.sent_to(peers[4].id),
-        vec![Message::Block(blocks[0].clone())]
+        out.sent_to(peers[5].id),
+        vec![Message::CompactBlock(compact.clone())]
     );
     assert_eq!(
         out.sent_to(peers[0].id),
@@ -667,10 +670,93 @@ fn fast_peers_are_asked_to_push_and_new_blocks_are_pushed_to_whoever_asked() {
 
     // Peer 2, asked to stop, may still push for a while, even a block we had: our word
     // may cross its push.
-    peers[0].send(&mut x, T0, &Message::Block(blocks[0].clone()));
+    peers[0].send(&mut x, T0, &Message::CompactBlock(compact));
     let out = drain(&mut x);
     assert!(!out
         .events
         .iter()
         .any(|e| matches!(e, NodeEvent::Misbehaved { .. })));
+}
+
+/// Six peers linked to `x`: the first four are its fast peers.
+fn six_peers(x: &mut tabchain_node::Node) -> Vec<Scripted> {
+    let peers: Vec<Scripted> = (2..8).map(Scripted::new).collect();
+    for peer in &peers {
+        peer.connect(x, T0, 0, Hash::ZERO);
+    }
+    peers
+}
+
+fn misbehaved(out: &Output) -> Vec<(NodeId, Misbehaviour)> {
+    out.events
+        .iter()
+        .filter_map(|e| match e {
+            NodeEvent::Misbehaved { peer, what, .. } => Some((*peer, *what)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_push_we_cannot_rebuild_is_asked_for_whole_once_and_its_pusher_is_not_blamed() {
+    let mut x = node(1);
+    let peers = six_peers(&mut x);
+    let (pusher, announcer) = (&peers[5], &peers[4]);
+    let blocks = chain(2);
+    // Tried: a peer we did not ask to push (a miner pushes its own blocks to everyone)
+    // pushes the second block before we have the first: its parent is unknown here.
+    let compact = CompactBlock::of(&blocks[1]).unwrap();
+    pusher.send(&mut x, T0, &Message::CompactBlock(compact.clone()));
+    let out = drain(&mut x);
+    let key = PushKey::of(&blocks[1].header);
+    assert_eq!(out.sent_to(pusher.id), vec![Message::GetPushed(key)]);
+    assert_eq!(misbehaved(&out), vec![]);
+    // The same push again is not asked for twice.
+    pusher.send(&mut x, T0, &Message::CompactBlock(compact));
+    assert_eq!(drain(&mut x).sent_to(pusher.id), vec![]);
+    // Meanwhile another peer announces it, and we fetch it there too.
+    announcer.send(
+        &mut x,
+        T0,
+        &Message::Inv(vec![InvItem::Block(blocks[1].hash())]),
+    );
+    drain(&mut x);
+    // The whole block we asked for is no unrequested copy, though we were fetching it.
+    pusher.send(&mut x, T0, &Message::Block(blocks[1].clone()));
+    let out = drain(&mut x);
+    assert_eq!(misbehaved(&out), vec![]);
+    assert!(
+        out.sent_to(pusher.id)
+            .contains(&Message::GetData(vec![InvItem::Block(blocks[0].hash())])),
+        "the parent is fetched from whoever sent the child"
+    );
+}
+
+#[test]
+fn a_peer_that_could_not_rebuild_our_push_gets_it_whole_once() {
+    let mut x = node(1);
+    let peers = six_peers(&mut x);
+    let (teller, asker) = (&peers[0], &peers[5]);
+    let block = chain(1).remove(0);
+    asker.send(&mut x, T0, &Message::FastRelay(true));
+    teller.send(&mut x, T0, &Message::Block(block.clone()));
+    let out = drain(&mut x);
+    let compact = CompactBlock::of(&block).unwrap();
+    assert_eq!(out.sent_to(asker.id), vec![Message::CompactBlock(compact)]);
+    // Tried: a key of nothing we pushed it gets nothing.
+    let other = PushKey {
+        nonce: block.header.nonce + 1,
+        ..PushKey::of(&block.header)
+    };
+    asker.send(&mut x, T0, &Message::GetPushed(other));
+    assert_eq!(drain(&mut x).sent_to(asker.id), vec![]);
+    let key = PushKey::of(&block.header);
+    asker.send(&mut x, T0, &Message::GetPushed(key));
+    assert_eq!(drain(&mut x).sent_to(asker.id), vec![Message::Block(block)]);
+    // Tried: asking again, for bytes we already sent.
+    asker.send(&mut x, T0, &Message::GetPushed(key));
+    assert_eq!(
+        misbehaved(&drain(&mut x)),
+        vec![(asker.id, Misbehaviour::RepeatedRequest)]
+    );
 }

@@ -69,7 +69,7 @@ struct Args {
     #[arg(long, default_value = "hybrid", value_parser = ["hybrid", "pull", "flood", "push-k", "infect"])]
     gossip: String,
     /// hybrid: peers each node asks to push it new blocks.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 4)]
     fast: usize,
     /// push-k and infect: peers a new block is pushed to first.
     #[arg(long, default_value_t = 3)]

@@ -100,7 +100,7 @@ impl Sim {
         self.nodes[i].role == Role::Adversary(AdversaryKind::Withhold)
             && matches!(
                 MessageKind::of_frame(frame),
-                Some(MessageKind::Block | MessageKind::Tx)
+                Some(MessageKind::Block | MessageKind::CompactBlock | MessageKind::Tx)
             )
     }
 
@@ -130,7 +130,12 @@ impl Sim {
         match kind {
             AdversaryKind::GetDataAmplify => matches!(
                 kind_of,
-                Some(MessageKind::Block | MessageKind::Headers | MessageKind::Peers)
+                Some(
+                    MessageKind::Block
+                        | MessageKind::CompactBlock
+                        | MessageKind::Headers
+                        | MessageKind::Peers
+                )
             ),
             AdversaryKind::SyncHog => kind_of == Some(MessageKind::GetHeaders),
             AdversaryKind::OrphanFlood | AdversaryKind::JunkBranches => {

@@ -99,6 +99,8 @@ fn is_gossip(frame: &[u8]) -> bool {
                 | MessageKind::NotFound
                 | MessageKind::Block
                 | MessageKind::Tx
+                | MessageKind::CompactBlock
+                | MessageKind::GetPushed
         )
     )
 }
@@ -1138,7 +1140,7 @@ impl Sim {
         self.stats.frames += 1;
         self.stats.bytes += bytes.len() as u64;
         match MessageKind::of_frame(bytes) {
-            Some(MessageKind::Block) => {
+            Some(MessageKind::Block | MessageKind::CompactBlock) => {
                 self.stats.block_frames += 1;
                 self.stats.block_frame_bytes += bytes.len() as u64;
             }
