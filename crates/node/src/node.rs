@@ -1382,17 +1382,30 @@ impl Node {
     /// Marks `item` as delivered by `peer`; false if the peer was dropped for sending
     /// it unasked.
     fn delivered(&mut self, peer: NodeId, item: InvItem, kind: MessageKind) -> bool {
-        let new = !self.holds(&item) && !self.fetcher.is_wanted(&item);
+        let wanted = self.fetcher.is_wanted(&item);
+        let new = !self.holds(&item) && !wanted;
+        let newest = match item {
+            InvItem::Block(hash) => {
+                wanted || self.ledger.chain().height_of(&hash) >= Some(self.height())
+            }
+            InvItem::Tx(_) => false,
+        };
         let fast = self.fast.contains(&peer);
         let p = self.peers.get_mut(&peer).expect("on_frame checked");
         let requested = p.requested.remove(&item);
         p.known.insert(item);
         // A block nobody asked for is welcome from a peer we asked to push, and when
         // nobody told us of it yet (a miner pushes its own block to every peer); a copy
-        // of one we had, or were fetching, is the bytes that asking first saves.
+        // of one we had, or were fetching, is the bytes that asking first saves. Except
+        // once per newest block: a miner's push to every peer may cross the block's
+        // arrival by a shorter way, and an honest miner pushes many blocks in a lesson.
         let pushed = match item {
-            InvItem::Block(_) => {
-                self.config.gossip.takes_pushed_blocks() || fast || self.now < p.pushes_until || new
+            InvItem::Block(hash) => {
+                self.config.gossip.takes_pushed_blocks()
+                    || fast
+                    || self.now < p.pushes_until
+                    || new
+                    || (newest && p.first_crossing(hash))
             }
             InvItem::Tx(_) => self.config.gossip == Gossip::Flood,
         };

@@ -41,8 +41,9 @@ const BROKEN_PROMISES_PER_SEC: u32 = 4;
 /// peer cannot crowd out the rest.
 const SIDE_KIB_BURST: u32 = 64;
 const SIDE_KIB_PER_SEC: u32 = 1;
-/// Blocks pushed to a peer that it may still ask for whole, and pushes it could not
-/// rebuild that we asked it for whole: a push is of a new block, and asked at once.
+/// Blocks pushed to a peer that it may still ask for whole, pushes it could not rebuild
+/// that we asked it for whole, and its pushes that crossed a block's arrival: a push is
+/// of a new block, and asked for or crossed at once.
 const PUSHES_REMEMBERED: usize = 8;
 
 /// A request of the peer's waiting for its reply, in arrival order.
@@ -132,6 +133,8 @@ pub struct Peer {
     pushed: VecDeque<(PushKey, Hash)>,
     /// Its pushes we could not rebuild and asked for whole.
     asked_whole: VecDeque<PushKey>,
+    /// Its last pushes that crossed the block's arrival by another way.
+    crossed: VecDeque<Hash>,
     pub(crate) inv_budget: Budget,
     pub(crate) relay_budget: Budget,
     /// Replies its requests may cost, and the requests waiting for room.
@@ -181,6 +184,7 @@ impl Peer {
             pushes_until: now,
             pushed: VecDeque::new(),
             asked_whole: VecDeque::new(),
+            crossed: VecDeque::new(),
             inv_budget: Budget::new(config.inv_burst, config.inv_per_sec, now),
             relay_budget: Budget::new(config.relay_burst, config.relay_per_sec, now),
             serve_budget: ByteBudget::new(
@@ -225,6 +229,16 @@ impl Peer {
     pub(crate) fn whole_arrived(&mut self, key: &PushKey) -> bool {
         let asked = self.asked_whole.iter().position(|k| k == key);
         asked.map(|i| self.asked_whole.remove(i)).is_some()
+    }
+
+    /// Whether its unasked copy of `hash` is its first: a push that crossed the
+    /// block's arrival by another way, not a repeat.
+    pub(crate) fn first_crossing(&mut self, hash: Hash) -> bool {
+        if self.crossed.contains(&hash) {
+            return false;
+        }
+        remember(&mut self.crossed, hash);
+        true
     }
 
     /// Whether the handshake is done (the peer is `Connected` or `Stale`).
