@@ -366,7 +366,7 @@ fn a_thousand_nodes_deliver_every_block_to_every_live_node() {
     });
     assert!(report.ok(), "seed {seed}: {report:#?}");
     assert_eq!(report.delivered_fraction, 1.0);
-    // Each node takes pushes from three fast peers, and fetches the rest once.
+    // Each node takes compact pushes from four fast peers, and fetches the rest once.
     assert!(report.block_bytes_per_node_per_block < 4.0, "{report:#?}");
 }
 
