@@ -731,7 +731,8 @@ pub fn samples() -> Vec<(&'static str, Vec<u8>)> {
         },
         Message::FastRelay(true),
         Message::FastRelay(false),
-        Message::CompactBlock(CompactBlock::of(&next).expect("a coinbase")),
+        Message::CompactBlock(CompactBlock::of(&next, |_| false).expect("a coinbase")),
+        Message::CompactBlock(CompactBlock::of(&next, |_| true).expect("a coinbase")),
         Message::GetPushed(PushKey::of(&next.header)),
     ];
     for message in &messages {

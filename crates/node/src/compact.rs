@@ -4,7 +4,10 @@
 //! cannot work out (BIP152's `cmpctblock`, cut further for blocks this small): the
 //! header without its merkle root, which the transactions give, and with 8 bytes of
 //! its parent's hash instead of 32; the coinbase; and 8 bytes of each payment's id,
-//! for the receiver to find in its mempool. The rebuilt header must meet its own
+//! for the receiver to find in its mempool, except for payments the pusher had only
+//! just seen, which go whole (BIP152's prefilled transactions): a payment travels by
+//! announce and fetch, a round trip and a half per hop, and a block mined right after
+//! it, pushed at half a round trip per hop, outruns it. The rebuilt header must meet its own
 //! difficulty, so a wrong guess (a parent or payment that only shares the short id)
 //! is caught before the block is checked as any other. A receiver that cannot rebuild
 //! one asks the pusher for the whole block ([`crate::Message::GetPushed`]).
@@ -12,7 +15,7 @@
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
-use tabchain_core::{Block, Chain, Hash, Header, Mempool, Timestamp, Transaction};
+use tabchain_core::{Block, Chain, Hash, Header, Mempool, Timestamp, Transaction, TxId};
 
 /// How many blocks back from the tip of the active chain a compact block's parent is
 /// looked for (side branches are searched too): a push is of a new block.
@@ -39,8 +42,17 @@ pub struct CompactBlock {
     pub difficulty: u64,
     pub nonce: u64,
     pub coinbase: Transaction,
-    /// The payments' short ids, in the block's order.
-    pub payments: Vec<ShortId>,
+    /// The payments, in the block's order.
+    pub payments: Vec<Payment>,
+}
+
+/// A payment in a compact block.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Payment {
+    /// For the receiver to find in its mempool.
+    Short(ShortId),
+    /// One the receiver may not have yet.
+    Whole(Transaction),
 }
 
 /// Names a pushed block to its pusher before the receiver knows its hash: the header's
@@ -73,9 +85,9 @@ pub enum RebuildError {
 }
 
 impl CompactBlock {
-    /// The compact form of `block`; none for a block without transactions, which no
-    /// valid block is.
-    pub fn of(block: &Block) -> Option<CompactBlock> {
+    /// The compact form of `block`, with the payments `whole` picks sent whole; none for
+    /// a block without transactions, which no valid block is.
+    pub fn of(block: &Block, whole: impl Fn(&TxId) -> bool) -> Option<CompactBlock> {
         let (coinbase, payments) = block.transactions.split_first()?;
         let header = &block.header;
         Some(CompactBlock {
@@ -85,7 +97,17 @@ impl CompactBlock {
             difficulty: header.difficulty,
             nonce: header.nonce,
             coinbase: coinbase.clone(),
-            payments: payments.iter().map(|tx| ShortId::of(&tx.id())).collect(),
+            payments: payments
+                .iter()
+                .map(|tx| {
+                    let txid = tx.id();
+                    if whole(&txid) {
+                        Payment::Whole(tx.clone())
+                    } else {
+                        Payment::Short(ShortId::of(&txid))
+                    }
+                })
+                .collect(),
         })
     }
 
@@ -106,21 +128,28 @@ impl CompactBlock {
         }
         let mut transactions = Vec::with_capacity(1 + self.payments.len());
         transactions.push(self.coinbase.clone());
-        if !self.payments.is_empty() {
-            let waiting: HashMap<ShortId, &Transaction> = mempool
+        let short = |p: &Payment| matches!(p, Payment::Short(_));
+        let waiting: HashMap<ShortId, &Transaction> = if self.payments.iter().any(short) {
+            mempool
                 .entries()
                 .map(|(txid, entry)| (ShortId::of(txid), &entry.tx))
-                .collect();
-            let mut missing = 0;
-            for id in &self.payments {
-                match waiting.get(id) {
-                    Some(tx) => transactions.push((*tx).clone()),
-                    None => missing += 1,
-                }
+                .collect()
+        } else {
+            HashMap::new()
+        };
+        let mut missing = 0;
+        for payment in &self.payments {
+            let found = match payment {
+                Payment::Short(id) => waiting.get(id).copied(),
+                Payment::Whole(tx) => Some(tx),
+            };
+            match found {
+                Some(tx) => transactions.push(tx.clone()),
+                None => missing += 1,
             }
-            if missing > 0 {
-                return Err(RebuildError::MissingPayments(missing));
-            }
+        }
+        if missing > 0 {
+            return Err(RebuildError::MissingPayments(missing));
         }
         let header = Header {
             version: self.version,
@@ -200,7 +229,7 @@ mod tests {
     #[test]
     fn a_block_rebuilds_from_its_parent_and_the_mempool_at_a_third_of_its_bytes() {
         let (ledger, block) = with_a_payment();
-        let compact = CompactBlock::of(&block).unwrap();
+        let compact = CompactBlock::of(&block, |_| false).unwrap();
         assert_eq!(
             compact.rebuild(ledger.chain(), ledger.mempool()),
             Ok(block.clone())
@@ -215,7 +244,7 @@ mod tests {
     #[test]
     fn what_cannot_be_rebuilt_is_named() {
         let (ledger, block) = with_a_payment();
-        let compact = CompactBlock::of(&block).unwrap();
+        let compact = CompactBlock::of(&block, |_| false).unwrap();
         let mut orphan = compact.clone();
         orphan.parent = ShortId([0; 8]);
         assert_eq!(
@@ -223,7 +252,7 @@ mod tests {
             Err(RebuildError::UnknownParent)
         );
         let mut unknown = compact.clone();
-        unknown.payments[0] = ShortId([9; 8]);
+        unknown.payments[0] = Payment::Short(ShortId([9; 8]));
         assert_eq!(
             unknown.rebuild(ledger.chain(), ledger.mempool()),
             Err(RebuildError::MissingPayments(1))
@@ -242,6 +271,34 @@ mod tests {
         assert_eq!(
             wrong.rebuild(ledger.chain(), ledger.mempool()),
             Err(RebuildError::Mismatch)
+        );
+    }
+
+    #[test]
+    fn a_payment_sent_whole_needs_no_mempool() {
+        let (mut ledger, block) = with_a_payment();
+        let compact = CompactBlock::of(&block, |_| true).unwrap();
+        assert!(matches!(compact.payments[..], [Payment::Whole(_)]));
+        // The payment mined: the mempool is empty. Its block's twin (another nonce, the
+        // same parent and payment) rebuilds only from a whole payment.
+        ledger
+            .submit_block(block.clone(), block.header.time)
+            .unwrap();
+        assert_eq!(ledger.mempool().len(), 0);
+        let mut twin = block.clone();
+        twin.header.nonce += 1;
+        while !twin.header.meets_difficulty() {
+            twin.header.nonce += 1;
+        }
+        let compact = CompactBlock::of(&twin, |_| true).unwrap();
+        assert_eq!(
+            compact.rebuild(ledger.chain(), ledger.mempool()),
+            Ok(twin.clone())
+        );
+        let short = CompactBlock::of(&twin, |_| false).unwrap();
+        assert_eq!(
+            short.rebuild(ledger.chain(), ledger.mempool()),
+            Err(RebuildError::MissingPayments(1))
         );
     }
 }

@@ -373,7 +373,7 @@ mod tests {
                 payload: vec![1, 2, 3],
             },
             Message::FastRelay(true),
-            Message::CompactBlock(CompactBlock::of(&genesis).expect("a coinbase")),
+            Message::CompactBlock(CompactBlock::of(&genesis, |_| false).expect("a coinbase")),
             Message::GetPushed(PushKey {
                 time: tabchain_core::Timestamp(u64::MAX),
                 nonce: u64::MAX,

@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use tabchain_core::{Hash, NodeId, Params, Timestamp};
-use tabchain_node::compact::{CompactBlock, PushKey};
+use tabchain_node::compact::{CompactBlock, Payment, PushKey, ShortId};
 use tabchain_node::{
     Action, Config, DecodeError, DropReason, Event, HandshakeError, InvItem, Message, MessageKind,
     Misbehaviour, NodeEvent, Payee, PeerState, Roles, Version,
@@ -675,7 +675,7 @@ fn fast_peers_are_asked_to_push_and_new_blocks_are_pushed_to_whoever_asked() {
     peers[4].send(&mut x, T0, &Message::Block(blocks[0].clone()));
     let out = drain(&mut x);
     assert_eq!(x.tip(), blocks[0].hash());
-    let compact = CompactBlock::of(&blocks[0]).unwrap();
+    let compact = CompactBlock::of(&blocks[0], |_| false).unwrap();
     assert_eq!(
         out.sent_to(peers[5].id),
         vec![Message::CompactBlock(compact.clone())]
@@ -722,7 +722,7 @@ fn a_push_we_cannot_rebuild_is_asked_for_whole_once_and_its_pusher_is_not_blamed
     let blocks = chain(2);
     // Tried: a peer we did not ask to push (a miner pushes its own blocks to everyone)
     // pushes the second block before we have the first: its parent is unknown here.
-    let compact = CompactBlock::of(&blocks[1]).unwrap();
+    let compact = CompactBlock::of(&blocks[1], |_| false).unwrap();
     pusher.send(&mut x, T0, &Message::CompactBlock(compact.clone()));
     let out = drain(&mut x);
     let key = PushKey::of(&blocks[1].header);
@@ -758,7 +758,7 @@ fn a_peer_that_could_not_rebuild_our_push_gets_it_whole_once() {
     asker.send(&mut x, T0, &Message::FastRelay(true));
     teller.send(&mut x, T0, &Message::Block(block.clone()));
     let out = drain(&mut x);
-    let compact = CompactBlock::of(&block).unwrap();
+    let compact = CompactBlock::of(&block, |_| false).unwrap();
     assert_eq!(out.sent_to(asker.id), vec![Message::CompactBlock(compact)]);
     // Tried: a key of nothing we pushed it gets nothing.
     let other = PushKey {
@@ -776,4 +776,62 @@ fn a_peer_that_could_not_rebuild_our_push_gets_it_whole_once() {
         misbehaved(&drain(&mut x)),
         vec![(asker.id, Misbehaviour::RepeatedRequest)]
     );
+}
+
+#[test]
+fn a_payment_seen_just_now_is_pushed_whole_and_an_older_one_by_short_id() {
+    let mut x = node(1);
+    let peers = six_peers(&mut x);
+    peers[5].send(&mut x, T0, &Message::FastRelay(true));
+    let address = key(1).public_key().address();
+    let mine = |x: &mut tabchain_node::Node, now: Timestamp| {
+        let mut block = x.ledger().template(address, now);
+        assert!(tabchain_core::pow::solve(&mut block.header));
+        x.handle_event(now, Event::MinedBlock(block.clone()))
+            .unwrap();
+        (block, drain(x))
+    };
+    for _ in 0..=params().coinbase_maturity {
+        mine(&mut x, T0);
+    }
+    let wallet = tabchain_core::Wallet::new(key(1));
+    let to = key(2).public_key().address();
+    let payments = |block: &tabchain_core::Block, out: &Output| {
+        let compact = out.sent_to(peers[5].id).into_iter().find_map(|m| match m {
+            Message::CompactBlock(c) => Some(c),
+            _ => None,
+        });
+        assert_eq!(
+            compact.as_ref().map(|c| c.payments.len()),
+            Some(1),
+            "{block:?}"
+        );
+        compact.unwrap().payments.remove(0)
+    };
+    // A payment made as the block is found may not have reached the peers yet.
+    x.pay(T0, &wallet, to, 5, &Default::default()).unwrap();
+    let (block, out) = mine(&mut x, T0);
+    assert!(matches!(payments(&block, &out), Payment::Whole(_)));
+    // One made a second before has had time to: only its short id goes.
+    let later = Timestamp(T0.0 + 1_000);
+    let id = x.pay(later, &wallet, to, 5, &Default::default()).unwrap();
+    let (block, out) = mine(&mut x, Timestamp(later.0 + 1_000));
+    assert_eq!(payments(&block, &out), Payment::Short(ShortId::of(&id)));
+    // A payment first seen in a block a peer sent is new to our peers too, however
+    // long ago it was made.
+    let much_later = Timestamp(later.0 + 60_000);
+    let coins = x.ledger().spendable(&wallet.address());
+    let genesis = x.ledger().chain().genesis_hash();
+    let unseen = wallet.pay(&coins, to, 7, 1, &genesis).unwrap();
+    let mut block = x
+        .ledger()
+        .template(key(3).public_key().address(), much_later);
+    block.transactions[0].outputs[0].value += 1;
+    block.transactions.push(unseen);
+    block.header.merkle_root = tabchain_core::Block::merkle_root_of(&block.transactions);
+    assert!(tabchain_core::pow::solve(&mut block.header));
+    peers[0].send(&mut x, much_later, &Message::Block(block.clone()));
+    let out = drain(&mut x);
+    assert_eq!(x.tip(), block.hash());
+    assert!(matches!(payments(&block, &out), Payment::Whole(_)));
 }
