@@ -75,7 +75,8 @@
 //!
 //! [`message`] (the wire format), [`handshake`], `liveness` (ping/pong and RTT),
 //! `gossip` (announce and fetch), `relay` (fast peers' pushes, the seeds' push
-//! strategies, request timeouts from round trips), `sync` (header-first catch-up),
+//! strategies, request timeouts from round trips), [`compact`] (how a pushed block
+//! travels and is rebuilt), `sync` (header-first catch-up),
 //! `discovery` (known peers, dials, bans), [`score`] (misbehaviour), [`peer`] (one
 //! link's state), [`node`] (the decisions), [`sim`] (the simulator).
 
