@@ -1201,13 +1201,13 @@ impl Node {
         };
         let height = self.ledger.chain().height_of(&hash);
         let key = PushKey::of(&block.header);
-        // The tamper lab's block goes whole: what was altered may be the merkle root,
-        // which the compact form leaves out.
         let now = self.now;
         let fresh: HashSet<TxId> = (self.fresh_txs.iter())
             .filter(|(at, _)| at.saturating_add(FRESH_TX_MS) > now)
             .map(|(_, txid)| *txid)
             .collect();
+        // The tamper lab's block goes whole: what was altered may be the merkle root,
+        // which the compact form leaves out.
         let compact = (self.ledger.chain().block(&hash))
             .and_then(|block| CompactBlock::of(block, |txid| fresh.contains(txid)));
         let (kind, bytes) = match compact {
