@@ -4,13 +4,13 @@
 //! cannot work out (BIP152's `cmpctblock`, cut further for blocks this small): the
 //! header without its merkle root, which the transactions give, and with 8 bytes of
 //! its parent's hash instead of 32; the coinbase; and 8 bytes of each payment's id,
-//! for the receiver to find in its mempool, except for payments the pusher had only
-//! just seen, which go whole (BIP152's prefilled transactions): a payment travels by
-//! announce and fetch, a round trip and a half per hop, and a block mined right after
-//! it, pushed at half a round trip per hop, outruns it. The rebuilt header must meet its own
-//! difficulty, so a wrong guess (a parent or payment that only shares the short id)
-//! is caught before the block is checked as any other. A receiver that cannot rebuild
-//! one asks the pusher for the whole block ([`crate::Message::GetPushed`]).
+//! for the receiver to find in its mempool. Payments the pusher has only just seen go
+//! whole (BIP152's prefilled transactions): a payment travels by announce and fetch,
+//! a round trip and a half per hop, and a block mined right after it, pushed at half a
+//! round trip per hop, outruns it. The rebuilt header must meet its own difficulty, so
+//! a wrong guess (a parent or payment that only shares the short id) is caught before
+//! the block is checked as any other. A receiver that cannot rebuild one asks the
+//! pusher for the whole block ([`crate::Message::GetPushed`]).
 
 use std::collections::HashMap;
 
