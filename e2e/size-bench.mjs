@@ -90,7 +90,8 @@ async function firstVisit(browser, origin) {
     timeout: 30000,
     what: 'the node id',
   });
-  await waitFor(() => done.some((r) => r.url().endsWith('miner_bg.wasm')), {
+  // The SIMD build where the browser has wasm SIMD, the scalar one elsewhere.
+  await waitFor(() => done.some((r) => /miner(_simd)?_bg\.wasm$/.test(r.url())), {
     timeout: 30000,
     what: 'the mining worker to load its wasm',
   });
