@@ -134,7 +134,7 @@ pub struct Peer {
     /// Its pushes we could not rebuild and asked for whole.
     asked_whole: VecDeque<PushKey>,
     /// Its last pushes that crossed the block's arrival by another way.
-    crossed: VecDeque<Hash>,
+    crossed: RecentSet<Hash>,
     pub(crate) inv_budget: Budget,
     pub(crate) relay_budget: Budget,
     /// Replies its requests may cost, and the requests waiting for room.
@@ -184,7 +184,7 @@ impl Peer {
             pushes_until: now,
             pushed: VecDeque::new(),
             asked_whole: VecDeque::new(),
-            crossed: VecDeque::new(),
+            crossed: RecentSet::new(PUSHES_REMEMBERED),
             inv_budget: Budget::new(config.inv_burst, config.inv_per_sec, now),
             relay_budget: Budget::new(config.relay_burst, config.relay_per_sec, now),
             serve_budget: ByteBudget::new(
@@ -234,11 +234,7 @@ impl Peer {
     /// Whether its unasked copy of `hash` is its first: a push that crossed the
     /// block's arrival by another way, not a repeat.
     pub(crate) fn first_crossing(&mut self, hash: Hash) -> bool {
-        if self.crossed.contains(&hash) {
-            return false;
-        }
-        remember(&mut self.crossed, hash);
-        true
+        self.crossed.insert(hash)
     }
 
     /// Whether the handshake is done (the peer is `Connected` or `Stale`).
