@@ -1201,15 +1201,10 @@ impl Node {
         };
         let height = self.ledger.chain().height_of(&hash);
         let key = PushKey::of(&block.header);
-        let now = self.now;
-        let fresh: HashSet<TxId> = (self.fresh_txs.iter())
-            .filter(|(at, _)| at.saturating_add(FRESH_TX_MS) > now)
-            .map(|(_, txid)| *txid)
-            .collect();
         // The tamper lab's block goes whole: what was altered may be the merkle root,
         // which the compact form leaves out.
         let compact = (self.ledger.chain().block(&hash))
-            .and_then(|block| CompactBlock::of(block, |txid| fresh.contains(txid)));
+            .and_then(|block| CompactBlock::of(block, |txid| self.is_fresh(txid)));
         let (kind, bytes) = match compact {
             Some(compact) => (
                 MessageKind::CompactBlock,
@@ -1931,6 +1926,13 @@ impl Node {
                 Err(error)
             }
         }
+    }
+
+    /// Whether `txid` is a payment first seen here within [`FRESH_TX_MS`].
+    fn is_fresh(&self, txid: &TxId) -> bool {
+        (self.fresh_txs.iter().rev())
+            .take_while(|(at, _)| at.saturating_add(FRESH_TX_MS) > self.now)
+            .any(|(_, fresh)| fresh == txid)
     }
 
     /// `txid` is a payment first seen here now.
