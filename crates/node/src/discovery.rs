@@ -76,6 +76,13 @@ impl AddressBook {
             .is_some_and(|e| e.banned && e.retry_at > now)
     }
 
+    /// The ids banned at `now`.
+    pub(crate) fn banned(&self, now: Timestamp) -> impl Iterator<Item = &NodeId> + '_ {
+        (self.known.iter())
+            .filter(move |(_, e)| e.banned && e.retry_at > now)
+            .map(|(id, _)| id)
+    }
+
     /// Not to be dialled again before `until`.
     pub(crate) fn back_off(&mut self, id: NodeId, until: Timestamp) {
         if let Some(entry) = self.known.get_mut(&id) {
@@ -148,6 +155,8 @@ mod tests {
         assert_eq!(book.candidates(Timestamp(10), |i| *i == id(1)), vec![id(3)]);
         assert!(book.is_banned(&id(2), Timestamp(99)));
         assert!(!book.is_banned(&id(2), Timestamp(100)));
+        assert_eq!(book.banned(Timestamp(99)).collect::<Vec<_>>(), [&id(2)]);
+        assert_eq!(book.banned(Timestamp(100)).count(), 0);
         // Full: a new id replaces an evictable one, never the ban.
         book.add(id(4), Timestamp(50), &mut rng);
         assert_eq!(book.ids().count(), 3);

@@ -312,6 +312,11 @@ impl Node {
         self.book.is_banned(id, self.now)
     }
 
+    /// The node ids banned now.
+    pub fn banned(&self) -> impl Iterator<Item = &NodeId> + '_ {
+        self.book.banned(self.now)
+    }
+
     /// Node ids heard of, linked or not.
     pub fn known_peers(&self) -> impl Iterator<Item = NodeId> + '_ {
         self.book.ids()

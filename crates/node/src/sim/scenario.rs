@@ -513,16 +513,12 @@ fn report(sim: &Sim, s: &Scenario, txs_submitted: usize) -> Report {
 
 /// (Honest node, honest peer) pairs where the node holds a ban on the peer.
 fn honest_banned(sim: &Sim) -> usize {
-    let honest: Vec<usize> = (0..sim.len())
-        .filter(|&i| sim.role(i) == Role::Honest)
-        .collect();
-    honest
-        .iter()
-        .filter(|&&i| sim.is_alive(i))
-        .map(|&i| {
-            honest
-                .iter()
-                .filter(|&&j| j != i && sim.node(i).is_banned(&sim.node(j).id()))
+    let honest = |i: usize| sim.role(i) == Role::Honest;
+    (0..sim.len())
+        .filter(|&i| honest(i) && sim.is_alive(i))
+        .map(|i| {
+            (sim.node(i).banned())
+                .filter(|id| sim.index_of(id).is_some_and(|j| j != i && honest(j)))
                 .count()
         })
         .sum()
