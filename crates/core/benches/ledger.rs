@@ -1,6 +1,6 @@
 //! Throughput of the ledger's hot paths: proof-of-work hashing (with and without the
 //! midstate, and four nonces at a time in lanes: natively a plain `[u32; 4]`, so this
-//! measures the lanes' rounds, not the browser's SIMD), block validation, signature checks, a depth-100 reorg, and loading a
+//! measures the lanes' rounds, not the browser's SIMD), block validation, signing and signature checks, a depth-100 reorg, and loading a
 //! stored chain of 2000 blocks.
 
 #[path = "../tests/common/mod.rs"]
@@ -101,6 +101,8 @@ fn validation(c: &mut Criterion) {
     group.bench_function("signature", |b| {
         b.iter(|| key.public_key().verify(&message, &signature).unwrap())
     });
+    // What every link's handshake costs each side.
+    group.bench_function("sign", |b| b.iter(|| key.sign(&message)));
     group.finish();
 }
 
