@@ -1,7 +1,10 @@
 // The gossip trail: how one block spread, told by each tab from its own side. The tab
 // that mined it says so and pushed it to every peer at once (nobody else can have a
 // block just mined); a tab that got it says whom it came from, unasked, with the bytes,
-// and a copy from the other peer is an ignored duplicate.
+// and a copy from the other peer is an ignored duplicate. Usually both others have it
+// from the miner, but the tab that gets it first pushes it on at once, and on a busy
+// machine that copy can beat the miner's own to the third tab: then the third tab's
+// trail names the relaying tab, and the relaying tab's names the miner.
 //
 // Tried: three tabs mesh; A mines until it has a block, and every tab's gossip trail
 // (which shows the tip's when no block is open) is read once all show A's tip.
@@ -26,7 +29,7 @@ function trail(tab) {
   });
 }
 
-test("each tab tells the tip's gossip trail: the miner pushed it, the others had it from the miner", { timeout: 120_000 }, async () => {
+test("each tab tells the tip's gossip trail: the miner pushed it, the others had it pushed from the miner or the tab that had it first", { timeout: 120_000 }, async () => {
   const world = await World.start('gossip-trail');
   await world.run(async () => {
     const room = uniqueRoom('trail');
@@ -48,18 +51,28 @@ test("each tab tells the tip's gossip trail: the miner pushed it, the others had
     assert.match(mined.steps.find((s) => s.kind === 'pushed').text, /pushed it at once to 2 peers/);
     assert.ok(mined.bytesOut > 0, 'bytes out');
 
-    // The others: it came from A unasked, with its bytes.
-    for (const tab of [b, c]) {
+    // The others: it came unasked, with its bytes, from A or from the tab that had it
+    // first; and that tab had it from A.
+    const from = new Map();
+    for (const [tab, other] of [[b, c], [c, b]]) {
       const t = await trail(tab);
       assert.equal(t.hash, end.tip, `${tab.label} shows the tip's trail`);
       const arrived = t.steps.find((s) => s.kind === 'arrived');
       assert.ok(arrived, `${tab.label} has the block: ${JSON.stringify(t.steps)}`);
-      assert.equal(arrived.peer, a.nodeId, `${tab.label} had it from the miner`);
+      assert.ok(
+        [a.nodeId, other.nodeId].includes(arrived.peer),
+        `${tab.label} had it from the miner or from ${other.label}: ${JSON.stringify(t.steps)}`,
+      );
+      from.set(tab, arrived.peer);
       assert.match(arrived.text, /pushed the block to this tab without being asked/);
       assert.ok(t.bytesIn > 0, `${tab.label} counted the bytes in`);
       for (const s of t.steps.filter((s) => s.kind === 'ignored')) {
         assert.ok(t.steps.indexOf(s) > t.steps.indexOf(arrived), 'a copy after the block is a duplicate');
       }
     }
+    assert.ok(
+      from.get(b) === a.nodeId || from.get(c) === a.nodeId,
+      'whichever of B and C had it first had it from the miner',
+    );
   });
 });
